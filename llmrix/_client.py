@@ -1,0 +1,90 @@
+"""``LlmrixClient``: the entry point."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from types import TracebackType
+
+import aiohttp
+
+from ._transport import Transport, parse_base_url
+from .resources import Agents, Chat, Conversations, Cron
+
+__all__ = ["LlmrixClient"]
+
+
+class LlmrixClient:
+    """Async client for the llmrix Open API v1.
+
+    ``base_url`` and ``api_key`` default to ``LLMRIX_BASE_URL`` and
+    ``LLMRIX_API_KEY``. One aiohttp session, created on first use, serves every
+    call; pass ``session`` to use your own (the client will not close it).
+    ``timeout`` bounds each non-streaming call; a stream has no total limit but
+    fails after ``stream_idle_timeout`` seconds without a byte.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | None = 60.0,
+        connect_timeout: float | None = 10.0,
+        stream_idle_timeout: float | None = 60.0,
+        max_retries: int = 2,
+        session: aiohttp.ClientSession | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        base_url = base_url or os.environ.get("LLMRIX_BASE_URL")
+        if not base_url:
+            raise ValueError("no base_url given and LLMRIX_BASE_URL is not set")
+        if api_key is None:
+            api_key = os.environ.get("LLMRIX_API_KEY") or None
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self._transport = Transport(
+            base_url=parse_base_url(base_url),
+            api_key=api_key,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            stream_idle_timeout=stream_idle_timeout,
+            max_retries=max_retries,
+            session=session,
+            headers=headers,
+        )
+        self.conversations = Conversations(self._transport)
+        self.cron = Cron(self._transport)
+        self.agents = Agents(self._transport)
+
+    @property
+    def base_url(self) -> str:
+        """The server root the client talks to."""
+        return str(self._transport.base_url)
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The aiohttp session in use, once one exists."""
+        return self._transport.session_or_none
+
+    def chat(self, conversation_id: str) -> Chat:
+        """Chat operations on one conversation."""
+        return Chat(self._transport, conversation_id)
+
+    async def close(self) -> None:
+        """Close the session this client created; later calls fail."""
+        await self._transport.close()
+
+    async def __aenter__(self) -> LlmrixClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"LlmrixClient(base_url={self.base_url!r})"

@@ -1,0 +1,291 @@
+"""Typed stream events: one msgspec tagged union on the JSON ``type`` field.
+
+Both event shapes of the protocol decode into the same classes: the primary
+(Rust/Go/Python) fields and the TypeScript variant's fields live side by side,
+each with a default. Unknown fields are ignored; an unknown ``type`` becomes an
+:class:`UnknownEvent` holding the raw object.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+from .errors import StreamError
+
+__all__ = [
+    "ActionRequest",
+    "CancelledEvent",
+    "ErrorEvent",
+    "HeartbeatEvent",
+    "HitlInterruptEvent",
+    "MessageChunkEvent",
+    "RubricEndEvent",
+    "RubricStartEvent",
+    "RunEndEvent",
+    "RunStartEvent",
+    "StreamEvent",
+    "SubagentEndEvent",
+    "SubagentStartEvent",
+    "ToolEndEvent",
+    "ToolStartEvent",
+    "UnknownEvent",
+    "decode_event",
+]
+
+
+class _Event(msgspec.Struct, tag_field="type", kw_only=True):
+    """Base of the known events; ``type`` is the wire tag."""
+
+    terminal: ClassVar[bool] = False
+
+    @property
+    def type(self) -> str:
+        """The event's ``type`` on the wire."""
+        tag = self.__struct_config__.tag
+        assert isinstance(tag, str)
+        return tag
+
+
+class RunStartEvent(_Event, tag="run_start"):
+    """A run began."""
+
+    channel: str = "lifecycle"
+    run_id: str = ""
+    thread_id: str = ""
+
+
+class RunEndEvent(_Event, tag="run_end"):
+    """The run finished normally (terminal)."""
+
+    terminal: ClassVar[bool] = True
+    channel: str = "lifecycle"
+    run_id: str = ""
+    thread_id: str = ""
+
+
+class MessageChunkEvent(_Event, tag="message_chunk"):
+    """A piece of assistant text; concatenate ``content`` in order."""
+
+    channel: str = "messages"
+    content: str = ""
+    id: str = ""
+    run_id: str = ""
+
+
+class ToolStartEvent(_Event, tag="tool_start"):
+    """A tool call began (``args``; TypeScript servers: ``tool_call_id``/``input``)."""
+
+    channel: str = "tools"
+    id: str = ""
+    name: str = ""
+    args: dict[str, Any] = {}
+    tool_call_id: str = ""
+    input: Any = None
+    parent_ids: list[str] = []
+
+
+class ToolEndEvent(_Event, tag="tool_end"):
+    """A tool call ended (``result``; TypeScript servers: ``output``)."""
+
+    channel: str = "tools"
+    id: str = ""
+    name: str = ""
+    result: str = ""
+    error: bool = False
+    tool_call_id: str = ""
+    output: Any = None
+    parent_ids: list[str] = []
+
+
+class SubagentStartEvent(_Event, tag="subagent_start"):
+    """A sub-agent began working."""
+
+    channel: str = "tools"
+    id: str = ""
+    agent_name: str = ""
+    tool_call_id: str = ""
+    name: str = ""
+    input: Any = None
+    parent_ids: list[str] = []
+
+
+class SubagentEndEvent(_Event, tag="subagent_end"):
+    """A sub-agent finished."""
+
+    channel: str = "tools"
+    id: str = ""
+    agent_name: str = ""
+    error: bool = False
+    tool_call_id: str = ""
+    name: str = ""
+    output: Any = None
+    parent_ids: list[str] = []
+
+
+class ActionRequest(msgspec.Struct, kw_only=True):
+    """One action awaiting a decision (TypeScript interrupt shape)."""
+
+    name: str = ""
+    args: dict[str, Any] = {}
+    description: str = ""
+    decisions: list[str] = []
+
+
+class HitlInterruptEvent(_Event, tag="hitl_interrupt"):
+    """The run paused for a human decision; answer with ``decide()``."""
+
+    channel: str = "hitl"
+    id: str = ""
+    action_name: str = ""
+    action_args: dict[str, Any] = {}
+    description: str = ""
+    action_requests: list[ActionRequest] = []
+
+
+class ErrorEvent(_Event, tag="error"):
+    """The run failed (terminal)."""
+
+    terminal: ClassVar[bool] = True
+    channel: str = "error"
+    message: str = ""
+    error_code: str = ""
+
+
+class CancelledEvent(_Event, tag="cancelled"):
+    """The run was stopped (terminal)."""
+
+    terminal: ClassVar[bool] = True
+    channel: str = "error"
+    reason: str = ""
+    message: str = ""
+
+
+class HeartbeatEvent(_Event, tag=""):
+    """Keep-alive. The SDK drops it; it never reaches the caller's loop."""
+
+    channel: str = "heartbeat"
+
+
+class RubricStartEvent(_Event, tag="rubric_evaluation_start"):
+    """A rubric evaluation began (TypeScript servers)."""
+
+    channel: str = "rubric"
+    iteration: int = 0
+    grading_run_id: str = ""
+
+
+class RubricEndEvent(_Event, tag="rubric_evaluation_end"):
+    """A rubric evaluation ended (TypeScript servers)."""
+
+    channel: str = "rubric"
+    iteration: int = 0
+    result: Any = None
+    explanation: str = ""
+
+
+class UnknownEvent(msgspec.Struct, kw_only=True):
+    """An event whose channel/type this SDK does not know; ``data`` is the raw object."""
+
+    terminal: ClassVar[bool] = False
+    channel: str = ""
+    type: str = ""
+    data: dict[str, Any] = {}
+
+
+KnownEvent = (
+    RunStartEvent
+    | RunEndEvent
+    | MessageChunkEvent
+    | ToolStartEvent
+    | ToolEndEvent
+    | SubagentStartEvent
+    | SubagentEndEvent
+    | HitlInterruptEvent
+    | ErrorEvent
+    | CancelledEvent
+    | HeartbeatEvent
+    | RubricStartEvent
+    | RubricEndEvent
+)
+
+StreamEvent = (
+    RunStartEvent
+    | RunEndEvent
+    | MessageChunkEvent
+    | ToolStartEvent
+    | ToolEndEvent
+    | SubagentStartEvent
+    | SubagentEndEvent
+    | HitlInterruptEvent
+    | ErrorEvent
+    | CancelledEvent
+    | HeartbeatEvent
+    | RubricStartEvent
+    | RubricEndEvent
+    | UnknownEvent
+)
+"""Everything ``async for event in stream`` can yield (heartbeats excepted)."""
+
+_KNOWN_TYPES = frozenset(
+    cls.__struct_config__.tag
+    for cls in (
+        RunStartEvent,
+        RunEndEvent,
+        MessageChunkEvent,
+        ToolStartEvent,
+        ToolEndEvent,
+        SubagentStartEvent,
+        SubagentEndEvent,
+        HitlInterruptEvent,
+        ErrorEvent,
+        CancelledEvent,
+        HeartbeatEvent,
+        RubricStartEvent,
+        RubricEndEvent,
+    )
+)
+_decoder: msgspec.json.Decoder[KnownEvent] = msgspec.json.Decoder(KnownEvent)
+_any_decoder = msgspec.json.Decoder()
+_SNIPPET = 200
+
+
+def _snippet(data: bytes) -> str:
+    text = data[:_SNIPPET].decode("utf-8", "replace")
+    return text + "..." if len(data) > _SNIPPET else text
+
+
+def decode_event(data: bytes, event_name: bytes = b"") -> StreamEvent | None:
+    """Decode one frame's data into an event; ``None`` means a keep-alive.
+
+    Raises :class:`StreamError` for data that is not a JSON object or whose
+    fields have the wrong types.
+    """
+    if event_name == b"heartbeat" or data == b":ping":
+        return None
+    try:
+        event = _decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+        return _decode_slow(data, event_name, exc)
+    if type(event) is HeartbeatEvent:
+        return None if event.channel == "heartbeat" else _decode_slow(data, event_name, None)
+    return event
+
+
+def _decode_slow(data: bytes, event_name: bytes, exc: Exception | None) -> UnknownEvent | None:
+    try:
+        obj = _any_decoder.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise StreamError(f"malformed JSON in SSE frame: {_snippet(data)!r}") from None
+    if not isinstance(obj, dict):
+        raise StreamError(f"SSE frame data is not a JSON object: {_snippet(data)!r}")
+    kind = obj.get("type", "")
+    channel = obj.get("channel") or event_name.decode("utf-8", "replace")
+    if kind in ("", None) and channel == "heartbeat":
+        return None
+    if not isinstance(kind, str) or not isinstance(channel, str):
+        raise StreamError(f"SSE frame has a non-string channel or type: {_snippet(data)!r}")
+    if kind and kind in _KNOWN_TYPES:
+        raise StreamError(f"invalid {kind!r} event ({exc}): {_snippet(data)!r}") from None
+    return UnknownEvent(channel=channel, type=kind, data=obj)

@@ -1,0 +1,253 @@
+"""Request and response models of the REST API, as msgspec Structs.
+
+Response models tolerate missing and ``null`` fields and ignore unknown ones.
+Request models omit every field left unset, so ``None`` is never sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+import msgspec
+
+__all__ = [
+    "Agent",
+    "AgentCreateRequest",
+    "AgentUpdateRequest",
+    "Attachment",
+    "ChatRequest",
+    "Conversation",
+    "ConversationCreateRequest",
+    "ConversationUpdateRequest",
+    "CronCreateRequest",
+    "CronTask",
+    "CronUpdateRequest",
+    "HitlDecision",
+    "Mate",
+    "Message",
+    "PageResult",
+    "ToolCall",
+]
+
+T = TypeVar("T")
+Cursor = int | str
+"""A pagination cursor: an integer on some servers, a string on others."""
+
+
+class _Request(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Base of request bodies: unset fields are left out of the JSON."""
+
+
+class Conversation(msgspec.Struct, kw_only=True):
+    """A conversation (thread)."""
+
+    id: str
+    title: str | None = None
+    seq: Cursor = 0
+    agent_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ToolCall(msgspec.Struct, kw_only=True):
+    """A tool call recorded in a message."""
+
+    id: str = ""
+    name: str = ""
+    args: dict[str, Any] = {}
+
+
+class Message(msgspec.Struct, kw_only=True):
+    """One stored message of a conversation."""
+
+    seq: Cursor = 0
+    id: str = ""
+    role: str = ""
+    content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class PageResult(msgspec.Struct, Generic[T], kw_only=True):
+    """One page of a cursor-paginated list."""
+
+    items: list[T] = []
+    has_more: bool = False
+
+
+class ConversationCreateRequest(_Request):
+    """Body of ``POST /conversations``."""
+
+    title: str
+    agent_id: str | None = None
+
+
+class ConversationUpdateRequest(_Request):
+    """Body of ``PATCH /conversations/{id}``."""
+
+    title: str | None = None
+    agent_id: str | None = None
+
+
+class HitlDecision(_Request):
+    """A human decision on a paused action."""
+
+    decision: Literal["approve", "reject", "modify"]
+    reason: str | None = None
+    modified_args: dict[str, Any] | None = None
+
+    @classmethod
+    def approve(cls) -> HitlDecision:
+        """Let the action run as proposed."""
+        return cls(decision="approve")
+
+    @classmethod
+    def reject(cls, reason: str | None = None) -> HitlDecision:
+        """Refuse the action, optionally saying why."""
+        return cls(decision="reject", reason=reason)
+
+    @classmethod
+    def modify(cls, args: dict[str, Any]) -> HitlDecision:
+        """Run the action with ``args`` instead of the proposed ones."""
+        return cls(decision="modify", modified_args=args)
+
+
+class Attachment(_Request):
+    """A file sent with a chat message: ``data`` is base64 or a URL."""
+
+    type: str
+    data: str
+    name: str | None = None
+
+
+class ChatRequest(_Request):
+    """Body of ``POST /conversations/{id}/chat``."""
+
+    message: str
+    agent_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    hitl_decisions: list[HitlDecision] | None = None
+    model: str | None = None
+    thinking: bool | None = None
+    attachments: list[Attachment] | None = None
+
+
+class DecideRequest(_Request):
+    """Body of ``POST /conversations/{id}/chat/hitl/decide``."""
+
+    decisions: list[HitlDecision]
+
+
+class CronTask(msgspec.Struct, kw_only=True):
+    """A scheduled prompt. Times are Unix seconds."""
+
+    id: str
+    name: str | None = None
+    prompt: str | None = None
+    schedule_type: str | None = None
+    schedule_expr: str | None = None
+    status: str | None = None
+    thread_id: str | None = None
+    user_id: str | None = None
+    channel: str | None = None
+    last_run: float | None = None
+    last_run_error: str | None = None
+    last_run_output: str | None = None
+    next_run: float | None = None
+    created_at: float | None = None
+    updated_at: float | None = None
+
+
+class CronCreateRequest(_Request):
+    """Body of ``POST /cron/tasks``; ``schedule_type`` is ``"cron"`` or ``"interval"``."""
+
+    name: str
+    prompt: str
+    schedule_expr: str
+    schedule_type: str = "cron"
+    channel: str | None = None
+
+
+class CronUpdateRequest(_Request):
+    """Body of ``PUT /cron/tasks/{id}``: any of the create fields."""
+
+    name: str | None = None
+    prompt: str | None = None
+    schedule_expr: str | None = None
+    schedule_type: str | None = None
+    channel: str | None = None
+
+
+class Agent(msgspec.Struct, kw_only=True):
+    """An agent definition (cloud deployments)."""
+
+    id: int
+    name: str = ""
+    type: str = "solo"
+    system_prompt: str | None = None
+    model_id: str | None = None
+    mcps: list[str] | None = None
+    skills: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    introduce: str | None = None
+    outlines: list[dict[str, Any]] | None = None
+
+
+class AgentCreateRequest(_Request):
+    """Body of ``POST /agent``."""
+
+    name: str
+    type: str | None = None
+    system_prompt: str | None = None
+    model_id: str | None = None
+    mcps: list[str] | None = None
+    skills: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    introduce: str | None = None
+    outlines: list[dict[str, Any]] | None = None
+
+
+class AgentUpdateRequest(_Request):
+    """Body of ``PATCH /agent/{id}``: any agent fields."""
+
+    name: str | None = None
+    type: str | None = None
+    system_prompt: str | None = None
+    model_id: str | None = None
+    mcps: list[str] | None = None
+    skills: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    introduce: str | None = None
+    outlines: list[dict[str, Any]] | None = None
+
+
+class Mate(msgspec.Struct, kw_only=True):
+    """A member of a team agent."""
+
+    name: str = ""
+    introduce: str = ""
+    system_prompt: str = ""
+    sort: int = 0
+
+
+class TaskList(msgspec.Struct):
+    """Envelope ``{"tasks": [...]}``."""
+
+    tasks: list[CronTask] | None = None
+
+
+class AgentList(msgspec.Struct):
+    """Envelope ``{"agents": [...]}``."""
+
+    agents: list[Agent] | None = None
+
+
+class AgentEnvelope(msgspec.Struct):
+    """Envelope ``{"agent": {...}}``."""
+
+    agent: Agent
+
+
+class MateList(msgspec.Struct):
+    """Envelope ``{"mates": [...]}``, both request and answer."""
+
+    mates: list[Mate] | None = None

@@ -1,0 +1,40 @@
+"""What every resource shares: the transport, and cursor pagination."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from .._transport import Transport
+from ..errors import StreamError
+from ..models import Cursor, PageResult
+
+
+class _Sequenced(Protocol):
+    @property
+    def seq(self) -> Cursor: ...
+
+
+S = TypeVar("S", bound=_Sequenced)
+
+
+class Resource:
+    """A group of endpoints bound to the client's transport."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+
+async def paginate(fetch: Callable[[Cursor], Awaitable[PageResult[S]]]) -> AsyncIterator[S]:
+    """Yield every item, following the ``seq`` cursor until ``has_more`` is false."""
+    cursor: Cursor = 0
+    while True:
+        page = await fetch(cursor)
+        for item in page.items:
+            yield item
+        if not page.has_more or not page.items:
+            return
+        following = page.items[-1].seq
+        if following == cursor:
+            raise StreamError(f"pagination cursor did not advance past {cursor!r}")
+        cursor = following

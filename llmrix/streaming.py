@@ -1,0 +1,177 @@
+"""``ChatStream``: one chat turn as an async context manager and async iterator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from .errors import APITimeoutError, StreamError
+from .events import (
+    ErrorEvent,
+    HitlInterruptEvent,
+    MessageChunkEvent,
+    RunStartEvent,
+    StreamEvent,
+    decode_event,
+)
+from .models import ChatRequest, HitlDecision
+from .sse import SSEDecoder
+
+if TYPE_CHECKING:
+    from .resources.chat import Chat
+
+__all__ = ["ChatStream"]
+
+
+class ChatStream:
+    """A chat turn in flight.
+
+    Entering the context sends the request (an error status raises there);
+    iterating yields typed events, heartbeats dropped, up to and including the
+    terminal event. ``stop()`` and ``decide()`` work from inside the loop.
+    Leaving the context, however it happens, releases the connection.
+    """
+
+    def __init__(self, chat: Chat, request: ChatRequest, *, idle_timeout: float | None) -> None:
+        self._chat = chat
+        self._request = request
+        self._idle_timeout = idle_timeout
+        self._response: aiohttp.ClientResponse | None = None
+        self._decoder = SSEDecoder()
+        self._pending: deque[StreamEvent] = deque()
+        self._exhausted = False
+        self._end_error: StreamError | None = None
+        self._last_decoded: StreamEvent | None = None
+        self._text: list[str] = []
+        self.run_id: str | None = None
+        """The run's id, once ``run_start`` has been yielded."""
+        self.interrupt: HitlInterruptEvent | None = None
+        """The interrupt awaiting a decision, if the run is paused at one."""
+
+    @property
+    def request(self) -> ChatRequest:
+        """The request this stream sent."""
+        return self._request
+
+    async def __aenter__(self) -> ChatStream:
+        if self._response is not None or self._exhausted:
+            raise RuntimeError("a ChatStream can be entered only once")
+        self._response = await self._chat._transport.open_stream(
+            self._chat._path("chat"), self._request, idle_timeout=self._idle_timeout
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the connection now (returned to the pool if fully read)."""
+        response, self._response = self._response, None
+        self._exhausted = True
+        if response is not None:
+            response.close()
+
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        while not self._pending:
+            if self._exhausted:
+                if self._end_error is not None:
+                    error, self._end_error = self._end_error, None
+                    raise error
+                raise StopAsyncIteration
+            await self._read()
+        event = self._pending.popleft()
+        if isinstance(event, MessageChunkEvent):
+            self._text.append(event.content)
+        elif isinstance(event, RunStartEvent):
+            self.run_id = event.run_id or self.run_id
+        self.interrupt = event if isinstance(event, HitlInterruptEvent) else None
+        return event
+
+    async def _read(self) -> None:
+        response = self._response
+        if response is None:
+            raise RuntimeError("use the ChatStream inside 'async with' before iterating it")
+        try:
+            chunk = await response.content.readany()
+            frames = self._decoder.feed_raw(chunk) if chunk else self._decoder.flush_raw()
+            for name, data in frames:
+                event = decode_event(data, name)
+                if event is None:
+                    continue
+                self._pending.append(event)
+                self._last_decoded = event
+                if event.terminal:
+                    self._finish(release=True)
+                    return
+        except asyncio.TimeoutError as exc:
+            self.close()
+            raise APITimeoutError(
+                f"no data from the server for {self._idle_timeout} s (stream_idle_timeout)"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            self.close()
+            if self._chat._transport.is_closed:
+                raise StreamError("the client was closed while the stream was open") from exc
+            raise StreamError(f"stream ended before the run finished: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+        if not chunk:
+            if not isinstance(self._last_decoded, HitlInterruptEvent):
+                self._end_error = StreamError(
+                    "stream ended before the run finished (no terminal event)"
+                )
+            self._finish(release=True)
+
+    def _finish(self, *, release: bool) -> None:
+        response, self._response = self._response, None
+        self._exhausted = True
+        if response is not None:
+            response.release() if release else response.close()
+
+    async def stop(self) -> None:
+        """Ask the server to cancel the run; the loop then receives ``cancelled``."""
+        await self._chat.stop()
+
+    async def decide(self, decisions: Sequence[HitlDecision]) -> None:
+        """Answer the pending interrupt; the resumed run's events follow in the loop."""
+        await self._chat.decide(decisions)
+        self.interrupt = None
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        """The assistant's text pieces only, as they arrive."""
+        return self._iter_text()
+
+    async def _iter_text(self) -> AsyncIterator[str]:
+        async for event in self:
+            if isinstance(event, MessageChunkEvent) and event.content:
+                yield event.content
+
+    async def final_text(self) -> str:
+        """Read to the end and return the whole assistant text.
+
+        Raises :class:`StreamError` with the server's message if the run failed.
+        """
+        async for event in self:
+            if isinstance(event, ErrorEvent):
+                raise StreamError(event.message or "the run failed", event=event)
+        return "".join(self._text)
+
+    @property
+    def text(self) -> str:
+        """The assistant text yielded so far."""
+        return "".join(self._text)

@@ -1,0 +1,60 @@
+"""Shared fixtures: real aiohttp servers on 127.0.0.1 and clients bound to them."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from aiohttp import web
+
+from llmrix import LlmrixClient
+
+ServeApp = Callable[[web.Application], Awaitable[str]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[ServeApp]:
+    """Start aiohttp apps on 127.0.0.1 (a free port each); returns their base URLs."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application) -> str:
+        runner = web.AppRunner(app, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        host, port = runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[Callable[..., LlmrixClient]]:
+    """Build clients that are closed after the test."""
+    clients: list[LlmrixClient] = []
+
+    def make(base_url: str, **options: object) -> LlmrixClient:
+        client = LlmrixClient(base_url, **options)  # type: ignore[arg-type]
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+    await asyncio.sleep(0)
+    gc.collect()
+
+
+def acquired(client: LlmrixClient) -> int:
+    """Connections the client's pool has handed out and not got back."""
+    session = client.session
+    if session is None:
+        return 0
+    connector = session.connector
+    assert connector is not None
+    return len(connector._acquired)  # noqa: SLF001

@@ -1,0 +1,201 @@
+"""Event decoding: both shapes, heartbeats, unknown events and bad data."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmrix.errors import StreamError
+from llmrix.events import (
+    ActionRequest,
+    CancelledEvent,
+    ErrorEvent,
+    HitlInterruptEvent,
+    MessageChunkEvent,
+    RubricEndEvent,
+    RubricStartEvent,
+    RunEndEvent,
+    RunStartEvent,
+    SubagentEndEvent,
+    SubagentStartEvent,
+    ToolEndEvent,
+    ToolStartEvent,
+    UnknownEvent,
+    decode_event,
+)
+
+
+def test_primary_shape() -> None:
+    cases = {
+        b'{"channel":"lifecycle","type":"run_start","run_id":"r1","thread_id":"c1"}': (
+            RunStartEvent(run_id="r1", thread_id="c1")
+        ),
+        b'{"channel":"lifecycle","type":"run_end","run_id":"r1","thread_id":"c1"}': (
+            RunEndEvent(run_id="r1", thread_id="c1")
+        ),
+        b'{"channel":"messages","type":"message_chunk","content":"Hel","id":"m1"}': (
+            MessageChunkEvent(content="Hel", id="m1")
+        ),
+        b'{"channel":"tools","type":"tool_start","id":"t1","name":"s","args":{"q":"c"}}': (
+            ToolStartEvent(id="t1", name="s", args={"q": "c"})
+        ),
+        b'{"channel":"tools","type":"tool_end","id":"t1","name":"s","result":"3","error":true}': (
+            ToolEndEvent(id="t1", name="s", result="3", error=True)
+        ),
+        b'{"channel":"tools","type":"subagent_start","id":"s1","agent_name":"a"}': (
+            SubagentStartEvent(id="s1", agent_name="a")
+        ),
+        b'{"channel":"tools","type":"subagent_end","id":"s1","agent_name":"a","error":false}': (
+            SubagentEndEvent(id="s1", agent_name="a")
+        ),
+        b'{"channel":"hitl","type":"hitl_interrupt","id":"h1","action_name":"rm",'
+        b'"action_args":{"p":"x"},"description":"d"}': HitlInterruptEvent(
+            id="h1", action_name="rm", action_args={"p": "x"}, description="d"
+        ),
+        b'{"channel":"error","type":"error","message":"boom","error_code":"E1"}': ErrorEvent(
+            message="boom", error_code="E1"
+        ),
+        b'{"channel":"error","type":"cancelled","reason":"stop"}': CancelledEvent(reason="stop"),
+    }
+    for data, expected in cases.items():
+        assert decode_event(data, b"x") == expected
+
+
+def test_typescript_shape() -> None:
+    assert decode_event(
+        b'{"channel":"messages","type":"message_chunk","content":"a","run_id":"r"}'
+    ) == MessageChunkEvent(content="a", run_id="r")
+    tool = decode_event(
+        b'{"channel":"tools","type":"tool_start","tool_call_id":"c1","name":"n",'
+        b'"input":{"a":1},"parent_ids":["p"]}'
+    )
+    assert tool == ToolStartEvent(tool_call_id="c1", name="n", input={"a": 1}, parent_ids=["p"])
+    end = decode_event(b'{"type":"tool_end","tool_call_id":"c1","output":"ok"}')
+    assert isinstance(end, ToolEndEvent)
+    assert end.output == "ok"
+    sub = decode_event(b'{"type":"subagent_end","tool_call_id":"c","name":"n","output":[1]}')
+    assert sub == SubagentEndEvent(tool_call_id="c", name="n", output=[1])
+    hitl = decode_event(
+        b'{"channel":"hitl","type":"hitl_interrupt","action_requests":[{"name":"rm",'
+        b'"args":{"p":1},"description":"d","decisions":["approve","reject"]}]}'
+    )
+    assert isinstance(hitl, HitlInterruptEvent)
+    assert hitl.action_requests == [
+        ActionRequest(name="rm", args={"p": 1}, description="d", decisions=["approve", "reject"])
+    ]
+    assert decode_event(b'{"type":"cancelled","message":"m"}') == CancelledEvent(message="m")
+    assert decode_event(
+        b'{"channel":"rubric","type":"rubric_evaluation_start","iteration":2,"grading_run_id":"g"}'
+    ) == RubricStartEvent(iteration=2, grading_run_id="g")
+    end_r = decode_event(b'{"type":"rubric_evaluation_end","iteration":2,"result":"pass"}')
+    assert end_r == RubricEndEvent(iteration=2, result="pass")
+
+
+def test_all_fields_default_and_unknown_fields_ignored() -> None:
+    event = decode_event(b'{"type":"tool_start","extra":{"deep":[1,2]},"zzz":null}')
+    assert event == ToolStartEvent()
+    assert event is not None
+    assert (event.channel, event.type, event.args) == ("tools", "tool_start", {})
+
+
+def test_type_property_and_terminal_flags() -> None:
+    assert MessageChunkEvent().type == "message_chunk"
+    assert RunEndEvent.terminal and ErrorEvent.terminal and CancelledEvent.terminal
+    assert not HitlInterruptEvent.terminal and not UnknownEvent.terminal
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (b'{"channel":"heartbeat","type":""}', b"heartbeat"),
+        (b'{"channel":"heartbeat","type":""}', b""),
+        (b'{"channel":"heartbeat"}', b""),
+        (b":ping", b""),
+        (b":ping", b"message"),
+        (b"anything at all", b"heartbeat"),
+    ],
+)
+def test_heartbeat_forms_decode_to_none(data: bytes, name: bytes) -> None:
+    assert decode_event(data, name) is None
+
+
+def test_unknown_type_is_kept_raw() -> None:
+    event = decode_event(b'{"channel":"usage","type":"token_count","n":5}', b"usage")
+    assert event == UnknownEvent(
+        channel="usage", type="token_count", data={"channel": "usage", "type": "token_count", "n": 5}
+    )
+
+
+def test_unknown_without_channel_uses_event_name() -> None:
+    event = decode_event(b'{"type":"novel"}', b"custom")
+    assert isinstance(event, UnknownEvent)
+    assert (event.channel, event.type) == ("custom", "novel")
+
+
+def test_empty_type_on_other_channel_is_unknown_not_heartbeat() -> None:
+    event = decode_event(b'{"channel":"messages","type":""}')
+    assert isinstance(event, UnknownEvent)
+    assert event.channel == "messages"
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (b'{"type": "message_chunk", "content": ', "malformed JSON"),
+        (b"not json", "malformed JSON"),
+        (b'["a"]', "not a JSON object"),
+        (b'"run_end"', "not a JSON object"),
+        (b"42", "not a JSON object"),
+        (b'{"type":"message_chunk","content":5}', r"invalid 'message_chunk' event.*\$\.content"),
+        (b'{"type":"tool_start","args":[1]}', "invalid 'tool_start'"),
+        (b'{"type":7}', "non-string"),
+        (b'{"type":"message_chunk","content":"\xff"}', "malformed JSON"),
+    ],
+)
+def test_bad_data_raises_stream_error_with_the_text(data: bytes, match: str) -> None:
+    with pytest.raises(StreamError, match=match):
+        decode_event(data)
+
+
+def test_error_text_is_cut() -> None:
+    with pytest.raises(StreamError) as info:
+        decode_event(b"{" + b"x" * 10_000)
+    assert len(str(info.value)) < 400
+
+
+def test_events_encode_back_with_their_type() -> None:
+    wire = msgspec.json.encode(MessageChunkEvent(content="hi"))
+    assert msgspec.json.decode(wire)["type"] == "message_chunk"
+    assert decode_event(wire) == MessageChunkEvent(content="hi")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_bytes_give_an_event_none_or_stream_error(data: bytes) -> None:
+    try:
+        decode_event(data)
+    except StreamError:
+        pass
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["type", "channel", "content", "args", "id", "action_requests", "x"]),
+        JSON_VALUES | st.sampled_from(["message_chunk", "tool_start", "hitl_interrupt", ""]),
+    )
+)
+def test_random_objects_give_an_event_none_or_stream_error(obj: dict[str, object]) -> None:
+    try:
+        decode_event(msgspec.json.encode(obj))
+    except StreamError:
+        pass
