@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+from _support import ServeApp
 from aiohttp import web
 
 from llmrix import LlmrixClient
-
-ServeApp = Callable[[web.Application], Awaitable[str]]
 
 
 @pytest.fixture
@@ -48,13 +47,3 @@ async def make_client() -> AsyncIterator[Callable[..., LlmrixClient]]:
         await client.close()
     await asyncio.sleep(0)
     gc.collect()
-
-
-def acquired(client: LlmrixClient) -> int:
-    """Connections the client's pool has handed out and not got back."""
-    session = client.session
-    if session is None:
-        return 0
-    connector = session.connector
-    assert connector is not None
-    return len(connector._acquired)  # noqa: SLF001

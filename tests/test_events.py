@@ -124,7 +124,9 @@ def test_heartbeat_forms_decode_to_none(data: bytes, name: bytes) -> None:
 def test_unknown_type_is_kept_raw() -> None:
     event = decode_event(b'{"channel":"usage","type":"token_count","n":5}', b"usage")
     assert event == UnknownEvent(
-        channel="usage", type="token_count", data={"channel": "usage", "type": "token_count", "n": 5}
+        channel="usage",
+        type="token_count",
+        data={"channel": "usage", "type": "token_count", "n": 5},
     )
 
 
