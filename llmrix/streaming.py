@@ -104,6 +104,9 @@ class ChatStream:
         response = self._response
         if response is None:
             raise RuntimeError("use the ChatStream inside 'async with' before iterating it")
+        if self._chat._transport.is_closed:
+            self.close()
+            raise StreamError("the client was closed while the stream was open")
         try:
             chunk = await response.content.readany()
             frames = self._decoder.feed_raw(chunk) if chunk else self._decoder.flush_raw()
