@@ -1,0 +1,181 @@
+"""The scripted, deterministic agent that plays a run onto an event sink."""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+import msgspec
+
+from . import _events as ev
+from ._models import HitlDecision, ToolCall
+from ._options import Settings
+from ._run import Run
+from ._script import Action
+from ._store import Store, new_id
+
+HITL_ACTION = "dangerous_action"
+LONG_CHUNK = "lorem "
+_SLOW_FILLER = (
+    " This reply is deliberately slow: it is streamed one word at a time with a short"
+    " pause between words, so that a client has plenty of time to stop the run before"
+    " it reaches the end of this rather long and entirely uninteresting sentence."
+)
+_WORDS = re.compile(r"\s*\S+\s*|\s+")
+
+
+class RunIO(Protocol):
+    """Where a run sends its events and how it waits."""
+
+    async def emit(self, event: ev.Event, *, flush: bool = True) -> None:
+        """Send one event (buffered unless ``flush``)."""
+
+    async def flush(self) -> None:
+        """Push buffered events out."""
+
+    async def keepalives(self) -> None:
+        """Send every keep-alive form the protocol knows."""
+
+    async def pause(self, seconds: float) -> None:
+        """Wait a little (raises if the run is stopped meanwhile)."""
+
+    async def wait_for_decision(self) -> HitlDecision:
+        """Wait until the pending interrupt is decided."""
+
+
+class NullIO:
+    """Sink for a run that continues after its stream went away."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    async def emit(self, event: ev.Event, *, flush: bool = True) -> None:
+        """Drop the event."""
+
+    async def flush(self) -> None:
+        """Nothing to flush."""
+
+    async def keepalives(self) -> None:
+        """Nothing to send."""
+
+    async def pause(self, seconds: float) -> None:
+        """Do not wait."""
+
+    async def wait_for_decision(self) -> HitlDecision:
+        """Return the decision that must already be present."""
+        if self._run.decision is None:
+            raise RuntimeError("a detached run cannot wait for a decision")
+        return self._run.decision
+
+
+def split_words(text: str) -> list[str]:
+    """Split text into word chunks whose concatenation is the text."""
+    return _WORDS.findall(text)
+
+
+class ScriptedAgent:
+    """Plays runs: tools, sub-agents, interrupts, then a reply quoting the message."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+
+    async def play(self, run: Run, io: RunIO) -> None:
+        """Play ``run`` from where it stands until a terminal event."""
+        script = run.script
+        if not run.started:
+            run.started = True
+            self._store.add_message(run.conversation_id, "user", script.text)
+            await io.emit(ev.run_start(run.run_id, run.conversation_id))
+        while run.step < len(script.actions):
+            action = script.actions[run.step]
+            if action.kind == "error":
+                await io.emit(ev.error("the scripted agent failed on purpose", "agent_failure"))
+                return
+            await self._act(run, io, action)
+            run.step += 1
+        await self._reply(run, io)
+
+    async def _act(self, run: Run, io: RunIO, action: Action) -> None:
+        if action.kind == "tool":
+            await self._tool(run, io, action.name, {"query": run.script.topic})
+        elif action.kind == "subagent":
+            await self._subagent(run, io, action.name)
+        elif action.kind == "hitl":
+            await self._hitl(run, io)
+        elif action.kind == "heartbeats":
+            await io.keepalives()
+
+    def _delay(self, run: Run) -> float:
+        return self._settings.slow_delay if run.script.slow else 0.0
+
+    async def _tool(
+        self, run: Run, io: RunIO, name: str, args: dict[str, object], call_id: str = ""
+    ) -> None:
+        call_id = call_id or f"call_{new_id()[:12]}"
+        ts = run.script.ts
+        await io.emit(ev.tool_start(call_id, name, args, ts))
+        await io.pause(self._delay(run))
+        result = f"{name} finished with {msgspec.json.encode(args).decode()}"
+        await io.emit(ev.tool_end(call_id, name, result, ts))
+        self._store.add_message(
+            run.conversation_id, "tool", result, [ToolCall(id=call_id, name=name, args=args)]
+        )
+
+    async def _subagent(self, run: Run, io: RunIO, name: str) -> None:
+        call_id = f"call_{new_id()[:12]}"
+        ts = run.script.ts
+        await io.emit(ev.subagent_start(call_id, name, run.script.topic, ts))
+        await io.pause(self._delay(run))
+        await io.emit(ev.subagent_end(call_id, name, f"{name} is done", ts))
+
+    async def _hitl(self, run: Run, io: RunIO) -> None:
+        if run.interrupt_id is None:
+            run.interrupt_id = f"hitl_{new_id()[:12]}"
+            run.interrupt_args = {"target": run.script.topic or "everything"}
+            description = f'Run {HITL_ACTION} on "{run.interrupt_args["target"]}"'
+            await io.emit(
+                ev.hitl_interrupt(
+                    run.interrupt_id, HITL_ACTION, run.interrupt_args, description, run.script.ts
+                )
+            )
+        decision = await io.wait_for_decision()
+        interrupt_id, args = run.interrupt_id, run.interrupt_args
+        run.interrupt_id = None
+        run.decision = None
+        if decision.decision == "reject":
+            reason = decision.reason or "no reason given"
+            run.outcomes.append(f"The {HITL_ACTION} was rejected: {reason}.")
+            return
+        if decision.decision == "modify":
+            args = dict(decision.modified_args or {})
+            shown = msgspec.json.encode(args).decode()
+            run.outcomes.append(f"The {HITL_ACTION} ran with modified args {shown}.")
+        else:
+            run.outcomes.append(f"The {HITL_ACTION} was approved and ran.")
+        await self._tool(run, io, HITL_ACTION, args, interrupt_id or "")
+
+    async def _reply(self, run: Run, io: RunIO) -> None:
+        script = run.script
+        message_id = new_id()
+        if script.long is not None:
+            chunk = ev.message_chunk(LONG_CHUNK, message_id, run.run_id, script.ts)
+            for _ in range(script.long):
+                await io.emit(chunk, flush=False)
+            await io.flush()
+            text = LONG_CHUNK * script.long
+        else:
+            text = " ".join([f'You said: "{script.text}"', *run.outcomes])
+            if script.slow:
+                text += _SLOW_FILLER
+            for index, word in enumerate(split_words(text)):
+                if index:
+                    await io.pause(self._delay(run))
+                await io.emit(ev.message_chunk(word, message_id, run.run_id, script.ts))
+                if index == 0 and any(a.kind == "heartbeats" for a in script.actions):
+                    await io.keepalives()
+        if script.ts:
+            await io.emit(ev.rubric_start(1, f"grade_{new_id()[:12]}"))
+            await io.emit(ev.rubric_end(1, "pass", "The reply quotes the user's message."))
+        self._store.add_message(run.conversation_id, "assistant", text, id=message_id)
+        await io.emit(ev.run_end(run.run_id, run.conversation_id))

@@ -1,0 +1,184 @@
+"""The ``DevServer`` lifecycle and the blocking ``serve`` helper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from ._app import DevApi, RecordedRequest
+from ._models import Conversation
+from ._options import FaultOptions, Settings
+from ._store import Store
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class DevServer:
+    """An in-process llmrix server with a scripted agent, for tests and local development."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        heartbeat_interval: float = 15.0,
+        *,
+        crlf: bool = False,
+        byte_per_write: bool = False,
+        cut_after: int | None = None,
+        malformed_after: int | None = None,
+        stall_after: int | None = None,
+        end_at_interrupt: bool = False,
+        slow_delay: float = 0.05,
+        agents_enabled: bool = True,
+        shutdown_timeout: float = 0.5,
+    ) -> None:
+        self.host = host
+        self.settings = Settings(
+            api_key=api_key,
+            heartbeat_interval=heartbeat_interval,
+            slow_delay=slow_delay,
+            agents_enabled=agents_enabled,
+            faults=FaultOptions(
+                crlf=crlf,
+                byte_per_write=byte_per_write,
+                cut_after=cut_after,
+                malformed_after=malformed_after,
+                stall_after=stall_after,
+                end_at_interrupt=end_at_interrupt,
+            ),
+        )
+        self.store = Store()
+        self.requests: list[RecordedRequest] = []
+        self._requested_port = port
+        self._shutdown_timeout = shutdown_timeout
+        self._api = DevApi(self.settings, self.store, self.requests)
+        self._runner: web.AppRunner | None = None
+        self._address: tuple[str, int] | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (known once started)."""
+        if self._address is None:
+            raise RuntimeError("the dev server is not running")
+        return self._address[1]
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running server, without the API prefix."""
+        if self._address is None:
+            raise RuntimeError("the dev server is not running")
+        host, port = self._address
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    @property
+    def faults(self) -> FaultOptions:
+        """Fault options applied to chat streams from now on."""
+        return self.settings.faults
+
+    @faults.setter
+    def faults(self, value: FaultOptions) -> None:
+        self.settings.faults = value
+
+    @property
+    def live_streams(self) -> int:
+        """Number of chat streams currently open."""
+        return self._api.runs.live_count
+
+    def seed_conversation(
+        self, title: str | None = None, *, id: str | None = None, agent_id: str | None = None
+    ) -> Conversation:
+        """Create a conversation directly, optionally with a chosen id (e.g. ``"a/b"``)."""
+        return self.store.create_conversation(title, agent_id, id=id)
+
+    async def start(self) -> None:
+        """Bind the socket and start serving."""
+        if self._runner is not None:
+            raise RuntimeError("the dev server is already running")
+        sock = _bind(self.host, self._requested_port)
+        runner = web.AppRunner(
+            self._api.build(),
+            handler_cancellation=True,
+            shutdown_timeout=self._shutdown_timeout,
+            access_log=None,
+        )
+        try:
+            await runner.setup()
+            await web.SockSite(runner, sock).start()
+        except BaseException:
+            await runner.cleanup()
+            sock.close()
+            raise
+        self._runner = runner
+        name = sock.getsockname()
+        self._address = (str(name[0]), int(name[1]))
+
+    async def stop(self) -> None:
+        """End open streams, close connections and release the port; idempotent."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        self._api.close_streams()
+        await self._api.wait_streams(self._shutdown_timeout)
+        await runner.cleanup()
+        self._address = None
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled."""
+        await asyncio.get_running_loop().create_future()
+
+    async def __aenter__(self) -> DevServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def serve(
+    host: str = "127.0.0.1", port: int = 8899, api_key: str | None = None, **options: Any
+) -> None:
+    """Run a dev server in the foreground until Ctrl-C (or SIGTERM)."""
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            with contextlib.suppress(NotImplementedError, AttributeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        async with DevServer(host, port, api_key, **options) as server:
+            print(f"llmrix dev server listening on {server.base_url}/api/open/v1", flush=True)
+            await server.serve_forever()
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(main())
