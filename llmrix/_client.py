@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 
-from ._transport import Transport, parse_base_url
+from ._transport import SessionPool, Transport, parse_base_url
 from .resources import Agents, Chat, Conversations, Cron
+from .sse import DEFAULT_MAX_FRAME_BYTES
 
 __all__ = ["LlmrixClient"]
 
@@ -21,7 +23,8 @@ class LlmrixClient:
     ``LLMRIX_API_KEY``. One aiohttp session, created on first use, serves every
     call; pass ``session`` to use your own (the client will not close it).
     ``timeout`` bounds each non-streaming call; a stream has no total limit but
-    fails after ``stream_idle_timeout`` seconds without a byte.
+    fails after ``stream_idle_timeout`` seconds without a byte. A stream frame
+    larger than ``max_frame_bytes`` is refused.
     """
 
     def __init__(
@@ -33,6 +36,7 @@ class LlmrixClient:
         connect_timeout: float | None = 10.0,
         stream_idle_timeout: float | None = 60.0,
         max_retries: int = 2,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         session: aiohttp.ClientSession | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -41,21 +45,38 @@ class LlmrixClient:
             raise ValueError("no base_url given and LLMRIX_BASE_URL is not set")
         if api_key is None:
             api_key = os.environ.get("LLMRIX_API_KEY") or None
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
-        self._transport = Transport(
-            base_url=parse_base_url(base_url),
-            api_key=api_key,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            stream_idle_timeout=stream_idle_timeout,
-            max_retries=max_retries,
-            session=session,
-            headers=headers,
+        self._bind(
+            Transport(
+                base_url=parse_base_url(base_url),
+                api_key=api_key,
+                timeout=timeout,
+                connect_timeout=connect_timeout,
+                stream_idle_timeout=stream_idle_timeout,
+                max_retries=max_retries,
+                max_frame_bytes=max_frame_bytes,
+                pool=SessionPool(session),
+                headers=headers,
+            )
         )
-        self.conversations = Conversations(self._transport)
-        self.cron = Cron(self._transport)
-        self.agents = Agents(self._transport)
+
+    def _bind(self, transport: Transport) -> None:
+        self._transport = transport
+        self.conversations = Conversations(transport)
+        self.cron = Cron(transport)
+        self.agents = Agents(transport)
+
+    def with_options(self, **options: Any) -> LlmrixClient:
+        """A client with some settings changed, sharing this client's session.
+
+        Accepts ``api_key``, ``timeout``, ``connect_timeout``,
+        ``stream_idle_timeout``, ``max_retries``, ``max_frame_bytes`` and
+        ``headers`` (merged with the current ones)::
+
+            await client.with_options(max_retries=5, timeout=120).cron.list()
+        """
+        clone = object.__new__(LlmrixClient)
+        clone._bind(self._transport.copy(**options))
+        return clone
 
     @property
     def base_url(self) -> str:

@@ -96,6 +96,30 @@ def extract_message(text: str, status: int) -> str:
     return text[:500] + "..." if len(text) > 500 else text
 
 
+class SessionPool:
+    """The aiohttp session shared by a client and its ``with_options`` copies."""
+
+    def __init__(self, session: aiohttp.ClientSession | None) -> None:
+        self.session = session
+        self.owned = session is None
+        self.closed = False
+
+    def get(self) -> aiohttp.ClientSession:
+        """The session, created on first use inside the running loop."""
+        if self.closed:
+            raise LlmrixError("the client is closed")
+        if self.session is None:
+            self.session = aiohttp.ClientSession()
+        return self.session
+
+    async def close(self) -> None:
+        """Close the session if the client created it."""
+        self.closed = True
+        session, self.session = self.session, None
+        if session is not None and self.owned:
+            await session.close()
+
+
 class Transport:
     """Shared HTTP machinery behind every resource of one client."""
 
@@ -108,9 +132,14 @@ class Transport:
         connect_timeout: float | None,
         stream_idle_timeout: float | None,
         max_retries: int,
-        session: aiohttp.ClientSession | None,
+        max_frame_bytes: int,
+        pool: SessionPool,
         headers: Mapping[str, str] | None,
     ) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if max_frame_bytes <= 0:
+            raise ValueError("max_frame_bytes must be > 0")
         self.base_url = base_url
         self._root = "/".join((base_url.raw_path.rstrip("/"), *API_PREFIX))
         self._api_key = api_key
@@ -118,36 +147,49 @@ class Transport:
         self.connect_timeout = connect_timeout
         self.stream_idle_timeout = stream_idle_timeout
         self.max_retries = max_retries
-        self._session = session
-        self._owns_session = session is None
-        self._closed = False
+        self.max_frame_bytes = max_frame_bytes
+        self.pool = pool
         self._headers = {"User-Agent": f"llmrix-python/{__version__}", **(headers or {})}
+
+    def copy(self, **changes: Any) -> Transport:
+        """A transport with some settings changed, sharing this one's session."""
+        settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "api_key": self._api_key,
+            "timeout": self.timeout,
+            "connect_timeout": self.connect_timeout,
+            "stream_idle_timeout": self.stream_idle_timeout,
+            "max_retries": self.max_retries,
+            "max_frame_bytes": self.max_frame_bytes,
+            "pool": self.pool,
+            "headers": self._headers,
+        }
+        unknown = set(changes) - (set(settings) - {"pool"})
+        if unknown:
+            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        if "headers" in changes:
+            changes["headers"] = {**self._headers, **changes["headers"]}
+        settings.update(changes)
+        return Transport(**settings)
 
     @property
     def session(self) -> aiohttp.ClientSession:
         """The shared session, created on first use inside the running loop."""
-        if self._closed:
-            raise LlmrixError("the client is closed")
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        return self._session
+        return self.pool.get()
 
     @property
     def is_closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
+        """Whether the client was closed."""
+        return self.pool.closed
 
     @property
     def session_or_none(self) -> aiohttp.ClientSession | None:
         """The session if one exists yet."""
-        return self._session
+        return self.pool.session
 
     async def close(self) -> None:
-        """Close the session if this client created it."""
-        self._closed = True
-        session, self._session = self._session, None
-        if session is not None and self._owns_session:
-            await session.close()
+        """Close the session if the client created it."""
+        await self.pool.close()
 
     def url(self, path: tuple[str, ...]) -> URL:
         """``base_url`` + API prefix + encoded ``path`` segments."""

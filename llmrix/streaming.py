@@ -42,7 +42,7 @@ class ChatStream:
         self._request = request
         self._idle_timeout = idle_timeout
         self._response: aiohttp.ClientResponse | None = None
-        self._decoder = SSEDecoder()
+        self._decoder = SSEDecoder(max_frame_bytes=chat._transport.max_frame_bytes)
         self._pending: deque[StreamEvent] = deque()
         self._exhausted = False
         self._end_error: StreamError | None = None
@@ -107,6 +107,7 @@ class ChatStream:
         if self._chat._transport.is_closed:
             self.close()
             raise StreamError("the client was closed while the stream was open")
+        chunk: bytes | None = None
         try:
             chunk = await response.content.readany()
             frames = self._decoder.feed_raw(chunk) if chunk else self._decoder.flush_raw()
@@ -124,6 +125,13 @@ class ChatStream:
             raise APITimeoutError(
                 f"no data from the server for {self._idle_timeout} s (stream_idle_timeout)"
             ) from exc
+        except StreamError as exc:
+            self.close()
+            if chunk == b"":
+                raise StreamError(
+                    f"stream ended before the run finished, inside a frame: {exc}"
+                ) from exc
+            raise
         except aiohttp.ClientError as exc:
             self.close()
             if self._chat._transport.is_closed:
