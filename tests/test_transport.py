@@ -392,3 +392,21 @@ async def test_invalid_answer_shape_is_a_clear_error(
     client = make_client(await serve(status_app(200, b'{"id": 5}')))
     with pytest.raises(StreamError, match=r"Expected `str`, got `int` - at `\$.id`"):
         await client.conversations.get("c1")
+
+
+async def test_with_options_changes_retries_per_call_and_shares_the_session(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("llmrix._transport.backoff_delay", lambda attempt: 0.01)
+    app = flaky_app(3, 503)
+    client = make_client(await serve(app), max_retries=0)
+    with pytest.raises(InternalServerError):
+        await client.conversations.get("c1")
+    patient = client.with_options(max_retries=5, headers={"X-Extra": "1"})
+    assert (await patient.conversations.get("c1")).title == "ok"
+    assert len(app[RAW_PATHS]) == 4
+    assert patient.session is client.session
+    with pytest.raises(TypeError, match="bogus"):
+        client.with_options(bogus=1)
+    with pytest.raises(ValueError, match="max_retries"):
+        client.with_options(max_retries=-1)
