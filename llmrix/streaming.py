@@ -75,7 +75,7 @@ class ChatStream:
         self.close()
 
     def close(self) -> None:
-        """Drop the connection now (returned to the pool if fully read)."""
+        """Drop the connection now; iteration then ends."""
         response, self._response = self._response, None
         self._exhausted = True
         if response is not None:
@@ -118,7 +118,7 @@ class ChatStream:
                 self._pending.append(event)
                 self._last_decoded = event
                 if event.terminal:
-                    self._finish(release=True)
+                    self._finish()
                     return
         except asyncio.TimeoutError as exc:
             self.close()
@@ -145,13 +145,14 @@ class ChatStream:
                 self._end_error = StreamError(
                     "stream ended before the run finished (no terminal event)"
                 )
-            self._finish(release=True)
+            self._finish()
 
-    def _finish(self, *, release: bool) -> None:
+    def _finish(self) -> None:
+        """The run is over: hand the connection back to the pool."""
         response, self._response = self._response, None
         self._exhausted = True
         if response is not None:
-            response.release() if release else response.close()
+            response.release()
 
     async def stop(self) -> None:
         """Ask the server to cancel the run; the loop then receives ``cancelled``."""
