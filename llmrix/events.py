@@ -8,7 +8,7 @@ each with a default. Unknown fields are ignored; an unknown ``type`` becomes an
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import msgspec
 
@@ -210,42 +210,10 @@ KnownEvent = (
     | RubricEndEvent
 )
 
-StreamEvent = (
-    RunStartEvent
-    | RunEndEvent
-    | MessageChunkEvent
-    | ToolStartEvent
-    | ToolEndEvent
-    | SubagentStartEvent
-    | SubagentEndEvent
-    | HitlInterruptEvent
-    | ErrorEvent
-    | CancelledEvent
-    | HeartbeatEvent
-    | RubricStartEvent
-    | RubricEndEvent
-    | UnknownEvent
-)
+StreamEvent = KnownEvent | UnknownEvent
 """Everything ``async for event in stream`` can yield (heartbeats excepted)."""
 
-_KNOWN_TYPES = frozenset(
-    cls.__struct_config__.tag
-    for cls in (
-        RunStartEvent,
-        RunEndEvent,
-        MessageChunkEvent,
-        ToolStartEvent,
-        ToolEndEvent,
-        SubagentStartEvent,
-        SubagentEndEvent,
-        HitlInterruptEvent,
-        ErrorEvent,
-        CancelledEvent,
-        HeartbeatEvent,
-        RubricStartEvent,
-        RubricEndEvent,
-    )
-)
+_KNOWN_TYPES = frozenset(cls.__struct_config__.tag for cls in get_args(KnownEvent))
 _decoder: msgspec.json.Decoder[KnownEvent] = msgspec.json.Decoder(KnownEvent)
 _any_decoder = msgspec.json.Decoder()
 _SNIPPET = 200

@@ -192,32 +192,27 @@ class Agent(msgspec.Struct, kw_only=True):
     outlines: list[dict[str, Any]] | None = None
 
 
-class AgentCreateRequest(_Request):
+class _AgentFields(_Request):
+    type: str | None = None
+    system_prompt: str | None = None
+    model_id: str | None = None
+    mcps: list[str] | None = None
+    skills: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    introduce: str | None = None
+    outlines: list[dict[str, Any]] | None = None
+
+
+class AgentCreateRequest(_AgentFields, kw_only=True):
     """Body of ``POST /agent``."""
 
     name: str
-    type: str | None = None
-    system_prompt: str | None = None
-    model_id: str | None = None
-    mcps: list[str] | None = None
-    skills: list[str] | None = None
-    metadata: dict[str, Any] | None = None
-    introduce: str | None = None
-    outlines: list[dict[str, Any]] | None = None
 
 
-class AgentUpdateRequest(_Request):
+class AgentUpdateRequest(_AgentFields):
     """Body of ``PATCH /agent/{id}``: any agent fields."""
 
     name: str | None = None
-    type: str | None = None
-    system_prompt: str | None = None
-    model_id: str | None = None
-    mcps: list[str] | None = None
-    skills: list[str] | None = None
-    metadata: dict[str, Any] | None = None
-    introduce: str | None = None
-    outlines: list[dict[str, Any]] | None = None
 
 
 class Mate(msgspec.Struct, kw_only=True):
