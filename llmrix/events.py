@@ -227,8 +227,9 @@ def _snippet(data: bytes) -> str:
 def decode_event(data: bytes, event_name: bytes = b"") -> StreamEvent | None:
     """Decode one frame's data into an event; ``None`` means a keep-alive.
 
-    Raises :class:`StreamError` for data that is not a JSON object or whose
-    fields have the wrong types.
+    Keep-alives: an ``event: heartbeat`` frame, the data ``:ping``, empty data,
+    and any object on the ``heartbeat`` channel. Raises :class:`StreamError`
+    for data that is not a JSON object or whose fields have the wrong types.
     """
     if event_name == b"heartbeat" or data == b":ping":
         return None
@@ -236,21 +237,25 @@ def decode_event(data: bytes, event_name: bytes = b"") -> StreamEvent | None:
         event = _decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         return _decode_slow(data, event_name, exc)
+    if event.channel == "heartbeat":
+        return None
     if type(event) is HeartbeatEvent:
-        return None if event.channel == "heartbeat" else _decode_slow(data, event_name, None)
+        return _decode_slow(data, event_name, None)
     return event
 
 
 def _decode_slow(data: bytes, event_name: bytes, exc: Exception | None) -> UnknownEvent | None:
+    if not data.strip():
+        return None
     try:
         obj = _any_decoder.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise StreamError(f"malformed JSON in SSE frame: {_snippet(data)!r}") from None
     if not isinstance(obj, dict):
         raise StreamError(f"SSE frame data is not a JSON object: {_snippet(data)!r}")
-    kind = obj.get("type", "")
+    kind = obj.get("type") or ""
     channel = obj.get("channel") or event_name.decode("utf-8", "replace")
-    if kind in ("", None) and channel == "heartbeat":
+    if channel == "heartbeat":
         return None
     if not isinstance(kind, str) or not isinstance(channel, str):
         raise StreamError(f"SSE frame has a non-string channel or type: {_snippet(data)!r}")

@@ -115,6 +115,9 @@ def test_type_property_and_terminal_flags() -> None:
         (b":ping", b""),
         (b":ping", b"message"),
         (b"anything at all", b"heartbeat"),
+        (b'{"channel":"heartbeat","type":"run_end"}', b""),
+        (b"", b""),
+        (b"  ", b"message"),
     ],
 )
 def test_heartbeat_forms_decode_to_none(data: bytes, name: bytes) -> None:
@@ -134,6 +137,11 @@ def test_unknown_without_channel_uses_event_name() -> None:
     event = decode_event(b'{"type":"novel"}', b"custom")
     assert isinstance(event, UnknownEvent)
     assert (event.channel, event.type) == ("custom", "novel")
+
+
+def test_null_type_is_unknown_not_an_error() -> None:
+    event = decode_event(b'{"channel":"usage","type":null}')
+    assert event == UnknownEvent(channel="usage", type="", data={"channel": "usage", "type": None})
 
 
 def test_empty_type_on_other_channel_is_unknown_not_heartbeat() -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks and shared test corpora for the llmrix SDK."""
