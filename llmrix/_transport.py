@@ -381,7 +381,7 @@ class Transport:
 
 
 async def _read_capped(response: aiohttp.ClientResponse) -> str:
-    """Read at most :data:`MAX_ERROR_BODY` bytes of a body, decoded leniently."""
+    """Read at most `MAX_ERROR_BODY` bytes of a body, decoded leniently."""
     chunks: list[bytes] = []
     size = 0
     while size < MAX_ERROR_BODY:

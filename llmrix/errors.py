@@ -1,4 +1,4 @@
-"""Exception hierarchy: everything the SDK raises derives from :class:`LlmrixError`."""
+"""Exception hierarchy: everything the SDK raises derives from `LlmrixError`."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ _BY_STATUS: dict[int, type[APIError]] = {
 
 
 def error_for_status(status_code: int, message: str, body: str) -> APIError:
-    """Build the :class:`APIError` subclass that matches ``status_code``."""
+    """Build the `APIError` subclass that matches ``status_code``."""
     if status_code >= 500:
         return InternalServerError(status_code, message, body)
     return _BY_STATUS.get(status_code, APIError)(status_code, message, body)

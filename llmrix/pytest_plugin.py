@@ -44,7 +44,7 @@ async def llmrix_server() -> AsyncIterator[DevServer]:
 
 @_fixture
 async def llmrix_client(llmrix_server: DevServer) -> AsyncIterator[LlmrixClient]:
-    """An :class:`~llmrix.LlmrixClient` bound to ``llmrix_server``; closed afterwards."""
+    """An `llmrix.LlmrixClient` bound to ``llmrix_server``; closed afterwards."""
     async with LlmrixClient(
         llmrix_server.base_url, api_key=llmrix_server.settings.api_key
     ) as client:

@@ -12,7 +12,7 @@ from ..models import Attachment, ChatRequest, DecideRequest, HitlDecision
 from ..streaming import ChatStream
 
 EventHandler = Callable[[StreamEvent], Awaitable[None] | None]
-"""A callback for :meth:`Chat.send`: plain function or coroutine function."""
+"""A callback for `Chat.send`: plain function or coroutine function."""
 
 
 class _Default:
@@ -64,7 +64,7 @@ class Chat:
     def stream_request(
         self, request: ChatRequest, *, stream_idle_timeout: float | None = CLIENT_DEFAULT
     ) -> ChatStream:
-        """Like :meth:`stream`, with a ready-made :class:`ChatRequest`."""
+        """Like `stream`, with a ready-made `ChatRequest`."""
         if stream_idle_timeout is CLIENT_DEFAULT:
             stream_idle_timeout = self._transport.stream_idle_timeout
         return ChatStream(self, request, idle_timeout=stream_idle_timeout)
@@ -79,7 +79,7 @@ class Chat:
         await self._drive(self.stream(message, **options), handler)
 
     async def send_request(self, request: ChatRequest, handler: EventHandler) -> None:
-        """Callback style with a ready-made :class:`ChatRequest`."""
+        """Callback style with a ready-made `ChatRequest`."""
         await self._drive(self.stream_request(request), handler)
 
     @staticmethod

@@ -1,0 +1,35 @@
+"""Run turns to the end without writing a loop, then with a callback.
+
+``chat.complete()`` and ``stream.final_text()`` return the whole reply;
+``chat.send(message, handler)`` calls the handler (sync or async) for every event.
+"""
+
+import asyncio
+from collections import Counter
+
+from llmrix import LlmrixClient, StreamEvent
+
+
+async def main() -> None:
+    async with LlmrixClient() as client:
+        conversation = await client.conversations.create("Complete")
+        chat = client.chat(conversation.id)
+
+        text = await chat.complete("Summarise this")
+        print(f"complete: {text}")
+
+        async with chat.stream("Look it up /tool web_search") as stream:
+            text = await stream.final_text()
+        print(f"final_text of run {stream.run_id}: {text}")
+
+        seen: Counter[str] = Counter()
+
+        async def handler(event: StreamEvent) -> None:
+            seen[event.type] += 1
+
+        await chat.send("Ask the team /subagent researcher", handler)
+        print("send: " + ", ".join(f"{kind} x{count}" for kind, count in seen.items()))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
