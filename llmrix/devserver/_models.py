@@ -39,8 +39,12 @@ class Message(msgspec.Struct):
     tool_calls: list[ToolCall] | None
 
 
-class CronTask(msgspec.Struct):
-    """A scheduled prompt; times are Unix seconds."""
+class CronTask(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A scheduled prompt; times are Unix seconds.
+
+    ``thread_id``, ``user_id`` and ``channel`` are left out when unset rather than sent
+    as ``null``: the official Python client reads them with ``dict.get(key, "")``.
+    """
 
     id: str
     name: str
@@ -48,9 +52,9 @@ class CronTask(msgspec.Struct):
     schedule_type: str
     schedule_expr: str
     status: str
-    thread_id: str | None
-    user_id: str | None
-    channel: str | None
+    thread_id: str | None = None
+    user_id: str | None = None
+    channel: str | None = None
     last_run: float | None
     last_run_error: str | None
     last_run_output: str | None
