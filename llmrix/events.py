@@ -3,11 +3,14 @@
 Both event shapes of the protocol decode into the same classes: the primary
 (Rust/Go/Python) fields and the TypeScript variant's fields live side by side,
 each with a default. Unknown fields are ignored; an unknown ``type`` becomes an
-:class:`UnknownEvent` holding the raw object.
+`UnknownEvent` holding the raw object.
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
+from itertools import islice
+from operator import attrgetter
 from typing import Any, ClassVar, get_args
 
 import msgspec
@@ -32,10 +35,11 @@ __all__ = [
     "ToolStartEvent",
     "UnknownEvent",
     "decode_event",
+    "decode_frames",
 ]
 
 
-class _Event(msgspec.Struct, tag_field="type", kw_only=True):
+class _Event(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
     """Base of the known events; ``type`` is the wire tag."""
 
     terminal: ClassVar[bool] = False
@@ -124,7 +128,7 @@ class SubagentEndEvent(_Event, tag="subagent_end"):
     parent_ids: list[str] = []
 
 
-class ActionRequest(msgspec.Struct, kw_only=True):
+class ActionRequest(msgspec.Struct, kw_only=True, gc=False):
     """One action awaiting a decision (TypeScript interrupt shape)."""
 
     name: str = ""
@@ -214,6 +218,9 @@ StreamEvent = KnownEvent | UnknownEvent
 """Everything ``async for event in stream`` can yield (heartbeats excepted)."""
 
 _KNOWN_TYPES = frozenset(cls.__struct_config__.tag for cls in get_args(KnownEvent))
+_LOOK_CLOSER = frozenset(cls for cls in get_args(KnownEvent) if cls.terminal) | {HeartbeatEvent}
+"""Event classes that a batch cannot pass on as they are: terminal events and heartbeats."""
+_channel_of = attrgetter("channel")
 _decoder: msgspec.json.Decoder[KnownEvent] = msgspec.json.Decoder(KnownEvent)
 _any_decoder = msgspec.json.Decoder()
 _SNIPPET = 200
@@ -228,7 +235,7 @@ def decode_event(data: bytes, event_name: bytes = b"") -> StreamEvent | None:
     """Decode one frame's data into an event; ``None`` means a keep-alive.
 
     Keep-alives: an ``event: heartbeat`` frame, the data ``:ping``, empty data,
-    and any object on the ``heartbeat`` channel. Raises :class:`StreamError`
+    and any object on the ``heartbeat`` channel. Raises `StreamError`
     for data that is not a JSON object or whose fields have the wrong types.
     """
     if event_name == b"heartbeat" or data == b":ping":
@@ -262,3 +269,80 @@ def _decode_slow(data: bytes, event_name: bytes, exc: Exception | None) -> Unkno
     if kind and kind in _KNOWN_TYPES:
         raise StreamError(f"invalid {kind!r} event ({exc}): {_snippet(data)!r}") from None
     return UnknownEvent(channel=channel, type=kind, data=obj)
+
+
+def decode_frames(
+    names: list[bytes], datas: list[bytes], out: MutableSequence[StreamEvent]
+) -> bool:
+    """Decode frames (parallel name and data lists) into ``out``; True once a terminal is in.
+
+    The result is that of `decode_event` frame by frame: keep-alives are
+    dropped, nothing after the first terminal event is decoded, and a bad frame
+    raises only after the events before it are in ``out``. Runs of frames are
+    decoded with one ``map`` call over msgspec.
+    """
+    if b"heartbeat" not in names and b":ping" not in datas:
+        return _decode_run(names, datas, 0, len(datas), out)
+    found: set[int] = set()
+    for frames, key in ((names, b"heartbeat"), (datas, b":ping")):
+        index = -1
+        while key in frames[index + 1 :]:
+            index = frames.index(key, index + 1)
+            found.add(index)
+    start = 0
+    for stop in sorted(found):
+        if _decode_run(names, datas, start, stop, out):
+            return True
+        start = stop + 1
+    return _decode_run(names, datas, start, len(datas), out)
+
+
+def _decode_run(
+    names: list[bytes], datas: list[bytes], start: int, stop: int, out: MutableSequence[StreamEvent]
+) -> bool:
+    """Decode ``datas[start:stop]`` (no keep-alive frames among them) into ``out``."""
+    while start < stop:
+        events: list[StreamEvent] = []
+        try:
+            events.extend(map(_decoder.decode, islice(datas, start, stop)))
+        except Exception:
+            failed = True
+        else:
+            failed = False
+        if _LOOK_CLOSER.isdisjoint(map(type, events)) and "heartbeat" not in map(
+            _channel_of, events
+        ):
+            out.extend(events)
+        elif _pass_on(events, names, datas, start, out):
+            return True
+        start += len(events)
+        if failed:
+            event = decode_event(datas[start], names[start])
+            start += 1
+            if event is not None:
+                out.append(event)
+                if event.terminal:
+                    return True
+    return False
+
+
+def _pass_on(
+    events: list[StreamEvent],
+    names: list[bytes],
+    datas: list[bytes],
+    start: int,
+    out: MutableSequence[StreamEvent],
+) -> bool:
+    """Move the events decoded from ``datas[start:]`` to ``out``, as `decode_event` would."""
+    for index, event in enumerate(events, start):
+        if event.channel == "heartbeat":
+            continue
+        if type(event) is HeartbeatEvent:
+            slow = _decode_slow(datas[index], names[index], None)
+            if slow is None:
+                continue
+            event = slow
+        out.append(event)
+        if event.terminal:
+            return True
+    return False

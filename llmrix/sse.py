@@ -3,14 +3,17 @@
 Bytes go in, frames come out; no IO happens here, so the decoder behaves the
 same under any chunking of its input.
 
->>> decoder = SSEDecoder()
->>> decoder.feed(b"event: greeting\\ndata: hi\\n\\n")
-[ServerSentEvent(event='greeting', data='hi', id=None, retry=None)]
+```python
+decoder = SSEDecoder()
+decoder.feed(b"event: greeting\\ndata: hi\\n\\n")
+# [ServerSentEvent(event='greeting', data='hi', id=None, retry=None)]
+```
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress, count, repeat
 
 from .errors import StreamError
 
@@ -19,6 +22,7 @@ __all__ = ["DEFAULT_MAX_FRAME_BYTES", "SSEDecoder", "ServerSentEvent"]
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 _BOM = b"\xef\xbb\xbf"
+_MAX_REPAIRS = 8
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class SSEDecoder:
     """
 
     __slots__ = (
+        "_carry",
         "_data",
         "_data_size",
         "_event",
@@ -62,6 +67,7 @@ class SSEDecoder:
         self._tail: list[bytes] = []
         self._tail_size = 0
         self._pending_cr = False
+        self._carry = b""
         self._started = False
         self._data: list[bytes] = []
         self._data_size = 0
@@ -73,12 +79,14 @@ class SSEDecoder:
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode ``chunk`` and return the frames it completes."""
         self._meta = []
-        return self._to_events(self.feed_raw(chunk))
+        lines = self._complete(chunk).split(b"\n")
+        lines.pop()
+        return self._to_events(self._process(lines))
 
     def flush(self) -> list[ServerSentEvent]:
         """End of stream: dispatch a final frame that had no blank line after it."""
         self._meta = []
-        return self._to_events(self.flush_raw())
+        return self._to_events(self._process(self._flush_lines()))
 
     @property
     def last_event_id(self) -> str | None:
@@ -86,18 +94,66 @@ class SSEDecoder:
         return None if self._last_id is None else self._last_id.decode("utf-8", "replace")
 
     def feed_raw(self, chunk: bytes) -> list[RawFrame]:
-        """Like :meth:`feed`, but frames stay bytes (the chat stream's hot path)."""
+        """Like `feed`, but frames stay bytes."""
+        names, datas = self.feed_split(chunk)
+        return list(zip(names, datas, strict=True))
+
+    def flush_raw(self) -> list[RawFrame]:
+        """Like `flush`, but frames stay bytes."""
+        return self._process(self._flush_lines())
+
+    def feed_split(self, chunk: bytes) -> tuple[list[bytes], list[bytes]]:
+        """Like `feed_raw`, as two parallel lists (names, datas): the chat stream's hot path.
+
+        Runs of whole frames in the common ``event: X\\ndata: {...}`` shape are cut out with
+        a few bytes-level calls instead of a Python step per line.
+        """
+        names: list[bytes] = []
+        datas: list[bytes] = []
+        buf = self._complete(chunk)
+        if not buf:
+            return names, datas
+        start = 0
+        if self._data or self._event:
+            if buf[0] == 10:
+                start = 1
+            else:
+                start = buf.find(b"\n\n") + 2
+                if start == 1:
+                    start = len(buf)
+            self._lines_into(buf[:start], names, datas)
+        last = buf.rfind(b"\n\n", start) + 2
+        if last > 1:
+            region = buf if start == 0 and last == len(buf) else buf[start:last]
+            if region[:6] == b"data: " or not self._bulk_into(region, names, datas):
+                self._region_into(region, names, datas)
+            start = last
+        if start < len(buf):
+            rest = buf[start:]
+            if rest[:7] == b"event: " and rest.find(b"\n") == len(rest) - 1:
+                self._carry = rest
+            else:
+                self._lines_into(rest, names, datas)
+        return names, datas
+
+    def flush_split(self) -> tuple[list[bytes], list[bytes]]:
+        """Like `flush_raw`, as two parallel lists (names, datas)."""
+        frames = self.flush_raw()
+        return [name for name, _ in frames], [data for _, data in frames]
+
+    def _complete(self, chunk: bytes) -> bytes:
+        """Buffer the unfinished last line; return the finished lines, LF-ended (or b"")."""
         if not self._started:
             chunk = self._strip_bom(chunk)
             if not chunk:
-                return []
+                return b""
         if self._pending_cr:
             self._pending_cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
         if b"\n" not in chunk and b"\r" not in chunk:
             self._grow_tail(chunk)
-            return []
+            return b""
         if self._tail:
             self._tail.append(chunk)
             chunk = b"".join(self._tail)
@@ -106,17 +162,70 @@ class SSEDecoder:
         if b"\r" in chunk:
             self._pending_cr = chunk[-1:] == b"\r"
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = chunk.split(b"\n")
-        self._grow_tail(lines.pop())
-        return self._process(lines)
+        end = chunk.rfind(b"\n") + 1
+        self._grow_tail(chunk[end:])
+        if end < len(chunk):
+            chunk = chunk[:end]
+        if self._carry:
+            chunk, self._carry = self._carry + chunk, b""
+        return chunk
 
-    def flush_raw(self) -> list[RawFrame]:
-        """Like :meth:`flush`, but frames stay bytes."""
+    def _flush_lines(self) -> list[bytes]:
         lines = [b"".join(self._tail), b""] if self._tail else [b""]
+        if self._carry:
+            lines.insert(0, self._carry[:-1])
+            self._carry = b""
         self._tail.clear()
         self._tail_size = 0
         self._pending_cr = False
-        return self._process(lines)
+        return lines
+
+    def _lines_into(self, piece: bytes, names: list[bytes], datas: list[bytes]) -> None:
+        """Decode LF-ended ``piece`` line by line (the general route)."""
+        lines = piece.split(b"\n")
+        lines.pop()
+        for name, data in self._process(lines):
+            names.append(name)
+            datas.append(data)
+
+    def _region_into(self, region: bytes, names: list[bytes], datas: list[bytes]) -> None:
+        """Decode ``region`` (whole frames, from a clean state) when `_bulk_into` could not."""
+        if len(region) <= self._max:
+            plain = (b"\n\n" + region).replace(b"\n\ndata: ", b"\n\nevent: \ndata: ")[2:]
+            if plain != region and self._bulk_into(plain, names, datas):
+                return
+        self._lines_into(region, names, datas)
+
+    def _bulk_into(self, region: bytes, names: list[bytes], datas: list[bytes]) -> bool:
+        """Slice ``region`` into frames in bulk if each is ``event: X``, ``data: Y``, blank.
+
+        `_align` first mends one-line frames in ways that change nothing.
+        """
+        if len(region) > self._max:
+            return False
+        lines = region.split(b"\n")
+        lines.pop()
+        blanks = lines[2::3]
+        if (len(lines) % 3 or blanks.count(b"") != len(blanks)) and not _align(lines):
+            return False
+        count = len(lines) // 3
+        if not count:
+            return True
+        heads = lines[0::3]
+        values = lines[1::3]
+        payloads = list(map(bytes.removeprefix, values, repeat(b"data: ")))
+        if (
+            lines[2::3].count(b"") != count
+            or sum(map(len, values)) - sum(map(len, payloads)) != 6 * count
+        ):
+            return False
+        kinds = {line: line[7:] for line in set(heads)}
+        if any(line[:7] != b"event: " for line in kinds):
+            return False
+        names.extend(map(kinds.__getitem__, heads))
+        datas.extend(payloads)
+        self._retry = None
+        return True
 
     def _strip_bom(self, chunk: bytes) -> bytes:
         head = b"".join(self._tail) + chunk
@@ -181,3 +290,33 @@ class SSEDecoder:
             )
             for (event, data), (last_id, retry) in zip(frames, meta, strict=True)
         ]
+
+
+def _align(lines: list[bytes]) -> bool:
+    """Bring ``lines`` (starting in a clean state) to the three-line frame rhythm.
+
+    Each repair is a no-op for the decoder: a blank line or a comment frame at a
+    frame start is dropped; a one-line frame gets an empty ``event: `` line first.
+    False when a frame needs something else, or too many repairs.
+    """
+    start = 0
+    for _ in range(_MAX_REPAIRS):
+        blanks = lines[start + 2 :: 3]
+        if blanks.count(b"") == len(blanks):
+            at = start + 3 * len(blanks)
+            if at == len(lines):
+                return True
+        else:
+            at = next(compress(count(start, 3), blanks))
+        line = lines[at]
+        if not line:
+            del lines[at]
+        elif at + 1 < len(lines) and not lines[at + 1]:
+            if line[:1] == b":":
+                del lines[at : at + 2]
+            else:
+                lines.insert(at, b"event: ")
+        else:
+            return False
+        start = at
+    return False

@@ -17,7 +17,7 @@ from .events import (
     MessageChunkEvent,
     RunStartEvent,
     StreamEvent,
-    decode_event,
+    decode_frames,
 )
 from .models import ChatRequest, HitlDecision
 from .sse import SSEDecoder
@@ -110,16 +110,14 @@ class ChatStream:
         chunk: bytes | None = None
         try:
             chunk = await response.content.readany()
-            frames = self._decoder.feed_raw(chunk) if chunk else self._decoder.flush_raw()
-            for name, data in frames:
-                event = decode_event(data, name)
-                if event is None:
-                    continue
-                self._pending.append(event)
-                self._last_decoded = event
-                if event.terminal:
-                    self._finish()
-                    return
+            names, datas = self._decoder.feed_split(chunk) if chunk else self._decoder.flush_split()
+            queued = len(self._pending)
+            terminal = decode_frames(names, datas, self._pending)
+            if len(self._pending) > queued:
+                self._last_decoded = self._pending[-1]
+            if terminal:
+                self._finish()
+                return
         except asyncio.TimeoutError as exc:
             self.close()
             raise APITimeoutError(
@@ -176,7 +174,7 @@ class ChatStream:
     async def final_text(self) -> str:
         """Read to the end and return the whole assistant text.
 
-        Raises :class:`StreamError` with the server's message if the run failed.
+        Raises `StreamError` with the server's message if the run failed.
         """
         async for event in self:
             if isinstance(event, ErrorEvent):
