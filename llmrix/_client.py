@@ -24,7 +24,8 @@ class LlmrixClient:
     call; pass ``session`` to use your own (the client will not close it).
     ``timeout`` bounds each non-streaming call; a stream has no total limit but
     fails after ``stream_idle_timeout`` seconds without a byte. A stream frame
-    larger than ``max_frame_bytes`` is refused.
+    larger than ``max_frame_bytes`` is refused. ``max_connections`` caps the
+    pool (each open stream holds one; ``stop()``/``decide()`` need another).
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class LlmrixClient:
         stream_idle_timeout: float | None = 60.0,
         max_retries: int = 2,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_connections: int = 100,
         session: aiohttp.ClientSession | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -54,7 +56,7 @@ class LlmrixClient:
                 stream_idle_timeout=stream_idle_timeout,
                 max_retries=max_retries,
                 max_frame_bytes=max_frame_bytes,
-                pool=SessionPool(session),
+                pool=SessionPool(session, max_connections),
                 headers=headers,
             )
         )

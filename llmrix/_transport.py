@@ -99,17 +99,19 @@ def extract_message(text: str, status: int) -> str:
 class SessionPool:
     """The aiohttp session shared by a client and its ``with_options`` copies."""
 
-    def __init__(self, session: aiohttp.ClientSession | None) -> None:
+    def __init__(self, session: aiohttp.ClientSession | None, max_connections: int = 100) -> None:
         self.session = session
         self.owned = session is None
         self.closed = False
+        self.max_connections = max_connections
 
     def get(self) -> aiohttp.ClientSession:
         """The session, created on first use inside the running loop."""
         if self.closed:
             raise LlmrixError("the client is closed")
         if self.session is None:
-            self.session = aiohttp.ClientSession()
+            connector = aiohttp.TCPConnector(limit=self.max_connections)
+            self.session = aiohttp.ClientSession(connector=connector)
         return self.session
 
     async def close(self) -> None:

@@ -410,3 +410,10 @@ async def test_with_options_changes_retries_per_call_and_shares_the_session(
         client.with_options(bogus=1)
     with pytest.raises(ValueError, match="max_retries"):
         client.with_options(max_retries=-1)
+
+
+async def test_max_connections_sets_the_pool_size(make_client: Callable[..., LlmrixClient]) -> None:
+    client = make_client("http://127.0.0.1:9", max_connections=7)
+    session = client._transport.session
+    assert session.connector is not None
+    assert session.connector.limit == 7
