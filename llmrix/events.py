@@ -40,7 +40,11 @@ __all__ = [
 
 
 class _Event(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
-    """Base of the known events; ``type`` is the wire tag."""
+    """Base of the known events; ``type`` is the wire tag.
+
+    Events are not tracked by the cycle collector (``gc=False``: about 10% faster
+    decoding); do not make an event part of a reference cycle.
+    """
 
     terminal: ClassVar[bool] = False
 

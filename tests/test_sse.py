@@ -233,3 +233,57 @@ def test_raw_route_matches_public_decoder(pieces: list[bytes], cuts: list[int]) 
 def test_random_bytes_never_crash(data: bytes, cuts: list[int]) -> None:
     for event in decode_all(data, cuts):
         assert isinstance(event.data, str)
+
+
+FRAMES = st.sampled_from(
+    [
+        b'event: messages\ndata: {"type":"message_chunk","content":"a"}\n\n',
+        b'event: lifecycle\ndata: {"type":"run_end"}\n\n',
+        b'data: {"type":"message_chunk"}\n\n',
+        b": ping\n\n",
+        b'event: heartbeat\ndata: {"channel":"heartbeat","type":""}\n\n',
+        b"data: :ping\n\n",
+        b"event: heartbeat\n\n",
+        b"event:x\ndata:y\n\n",
+        b"id: 4\ndata: z\n\n",
+        b"retry: 9\n\n",
+        b"data: a\ndata: b\n\n",
+        b"event: a\nevent: b\ndata: c\n\n",
+        b"\n",
+        b"\n\n",
+        b": c\nevent: q\ndata: w\n\n",
+        b"event: only\n",
+        b"data: tail-without-blank",
+        b"\r\n",
+        b"data: \xe4\xb8\x96\r\n\r\n",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    frames=st.lists(FRAMES, max_size=40),
+    cuts=st.lists(st.integers(min_value=0, max_value=90), max_size=12),
+)
+def test_bulk_route_matches_public_decoder_on_frame_streams(
+    frames: list[bytes], cuts: list[int]
+) -> None:
+    """Whole-frame streams exercise the bulk route (frames cut out many at a time)."""
+    stream = b"".join(frames)
+    raw = SSEDecoder()
+    names: list[bytes] = []
+    datas: list[bytes] = []
+    start = 0
+    for size in [*cuts, len(stream)]:
+        found = raw.feed_split(stream[start : start + size])
+        names += found[0]
+        datas += found[1]
+        start += size
+    found = raw.flush_split()
+    names += found[0]
+    datas += found[1]
+    public = decode_all(stream)
+    assert [(e.event, e.data) for e in public] == [
+        ((name.decode("utf-8", "replace") or "message"), data.decode("utf-8", "replace"))
+        for name, data in zip(names, datas, strict=True)
+    ]
