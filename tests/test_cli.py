@@ -102,3 +102,44 @@ async def test_wrong_key_is_one_line() -> None:
     assert "HTTP 401" in err
     assert "sk-wrong" not in err
     assert "Traceback" not in err
+
+
+async def test_serve_runs_until_interrupted() -> None:
+    import signal
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "llmrix",
+        "serve",
+        "--port",
+        str(port),
+        "--api-key",
+        "sk-serve",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        banner = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert f"127.0.0.1:{port}" in banner.decode()
+        from llmrix import AuthenticationError, LlmrixClient
+
+        async with LlmrixClient(f"http://127.0.0.1:{port}", api_key="sk-serve") as client:
+            conversation = await client.conversations.create("served")
+            assert "hello" in await client.chat(conversation.id).complete("hello")
+        async with LlmrixClient(f"http://127.0.0.1:{port}", api_key="nope") as client:
+            with pytest.raises(AuthenticationError):
+                await client.conversations.list()
+        process.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, err
+        assert b"Traceback" not in err
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

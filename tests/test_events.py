@@ -24,7 +24,9 @@ from llmrix.events import (
     ToolStartEvent,
     UnknownEvent,
     decode_event,
+    decode_frames,
 )
+from llmrix.sse import SSEDecoder
 
 
 def test_primary_shape() -> None:
@@ -209,3 +211,48 @@ def test_random_objects_give_an_event_none_or_stream_error(obj: dict[str, object
         decode_event(msgspec.json.encode(obj))
     except StreamError:
         pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(
+        st.sampled_from(
+            [
+                b"event: messages\n",
+                b"event: heartbeat\n",
+                b"data: ",
+                b'{"type":"message_chunk","content":"x"}',
+                b'{"type":"run_end"}',
+                b'{"channel":"heartbeat","type":""}',
+                b'{"type":"mystery"}',
+                b":ping",
+                b"\n",
+                b"\n\n",
+                b"\r",
+                b"{",
+                b"\xff",
+                b"[1]",
+            ]
+        ),
+        max_size=50,
+    ),
+    cuts=st.lists(st.integers(0, 40), max_size=10),
+)
+def test_hot_path_on_random_streams_gives_events_or_stream_error(
+    pieces: list[bytes], cuts: list[int]
+) -> None:
+    """feed_split + decode_frames, as ChatStream runs them: events, or StreamError."""
+    stream = b"".join(pieces)
+    decoder = SSEDecoder()
+    out: list[object] = []
+    try:
+        start = 0
+        for size in [*cuts, len(stream)]:
+            if decode_frames(*decoder.feed_split(stream[start : start + size]), out):
+                break
+            start += size
+        else:
+            decode_frames(*decoder.flush_split(), out)
+    except StreamError:
+        pass
+    assert all(getattr(event, "channel", None) != "heartbeat" for event in out)
