@@ -13,6 +13,7 @@ from .errors import (
     LlmrixError,
     NotFoundError,
     RateLimitError,
+    RunPausedError,
     StreamError,
     UnprocessableEntityError,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "RubricEndEvent",
     "RubricStartEvent",
     "RunEndEvent",
+    "RunPausedError",
     "RunStartEvent",
     "StreamError",
     "StreamEvent",

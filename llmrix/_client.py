@@ -22,7 +22,7 @@ class LlmrixClient:
     ``base_url`` and ``api_key`` default to ``LLMRIX_BASE_URL`` and
     ``LLMRIX_API_KEY``. One aiohttp session, created on first use, serves every
     call; pass ``session`` to use your own (the client will not close it).
-    ``timeout`` bounds each non-streaming call; a stream has no total limit but
+    ``timeout`` bounds each attempt of a non-streaming call; a stream has no total limit but
     fails after ``stream_idle_timeout`` seconds without a byte. A stream frame
     larger than ``max_frame_bytes`` is refused. ``max_connections`` caps the
     pool (each open stream holds one; ``stop()``/``decide()`` need another).
@@ -82,8 +82,8 @@ class LlmrixClient:
 
     @property
     def base_url(self) -> str:
-        """The server root the client talks to."""
-        return str(self._transport.base_url)
+        """The server root the client talks to (without any user info)."""
+        return str(self._transport.base_url.with_user(None))
 
     @property
     def session(self) -> aiohttp.ClientSession | None:

@@ -43,7 +43,7 @@ def parse_base_url(base_url: str) -> URL:
         raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
     if url.query_string or url.fragment:
         raise ValueError(f"base_url must not carry a query or fragment, got {base_url!r}")
-    return url.with_path(url.path.rstrip("/"))
+    return url.with_path(url.raw_path.rstrip("/"), encoded=True)
 
 
 def encode_segment(value: str) -> str:
@@ -56,7 +56,7 @@ def encode_segment(value: str) -> str:
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """Read a ``Retry-After`` header (seconds or an HTTP date), capped."""
+    """Read a ``Retry-After`` header (seconds or an HTTP date), at least 0."""
     if not value:
         return None
     try:
@@ -69,7 +69,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         seconds = when.timestamp() - time.time()
     if seconds != seconds:  # NaN
         return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    return max(seconds, 0.0)
 
 
 def backoff_delay(attempt: int) -> float:
@@ -88,8 +88,10 @@ def extract_message(text: str, status: int) -> str:
     if isinstance(data, dict):
         for key in ("message", "detail", "error", "msg"):
             value = data.get(key)
+            if isinstance(value, list) and value:
+                value = value[0]
             if isinstance(value, dict):
-                value = value.get("message")
+                value = value.get("message") or value.get("msg")
             if isinstance(value, str) and value:
                 return value
     text = text.strip()
@@ -166,7 +168,7 @@ class Transport:
             "pool": self.pool,
             "headers": self._headers,
         }
-        unknown = set(changes) - (set(settings) - {"pool"})
+        unknown = set(changes) - (set(settings) - {"pool", "base_url"})
         if unknown:
             raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
         if "headers" in changes:
@@ -215,7 +217,6 @@ class Transport:
         *,
         body: Any = ...,
         params: Mapping[str, str] | None = ...,
-        max_retries: int | None = ...,
         idempotent: bool | None = ...,
     ) -> T: ...
 
@@ -228,7 +229,6 @@ class Transport:
         *,
         body: Any = ...,
         params: Mapping[str, str] | None = ...,
-        max_retries: int | None = ...,
         idempotent: bool | None = ...,
     ) -> None: ...
 
@@ -240,7 +240,6 @@ class Transport:
         *,
         body: Any = None,
         params: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
         idempotent: bool | None = None,
     ) -> T | None:
         """Send one JSON request and decode its answer into ``cast_to``.
@@ -263,7 +262,7 @@ class Transport:
             headers=headers,
             timeout=timeout,
             idempotent=idempotent,
-            max_retries=self.max_retries if max_retries is None else max_retries,
+            max_retries=self.max_retries,
         )
         try:
             payload = await response.read()
@@ -356,6 +355,7 @@ class Transport:
                 response.status in RETRY_STATUSES
                 and (idempotent or not_acted)
                 and attempt < max_retries
+                and (retry_after is None or retry_after <= MAX_RETRY_AFTER)
             ):
                 response.close()
                 attempt = await self._pause(

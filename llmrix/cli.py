@@ -68,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LlmrixError, ValueError, OSError) as exc:
         print(f"llmrix: error: {exc}", file=sys.stderr)
         return 1
+    except EOFError:
+        print("llmrix: error: input ended before an answer was given", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -13,6 +13,7 @@ __all__ = [
     "LlmrixError",
     "NotFoundError",
     "RateLimitError",
+    "RunPausedError",
     "StreamError",
     "UnprocessableEntityError",
     "error_for_status",
@@ -82,6 +83,19 @@ class StreamError(LlmrixError):
         super().__init__(message)
         self.message = message
         self.event = event
+
+
+class RunPausedError(LlmrixError):
+    """The run stopped for a human decision where only its text was asked for.
+
+    ``interrupt`` is the ``HitlInterruptEvent``. Inside ``async with``, answer it
+    with ``stream.decide()`` and call ``final_text()`` again to read on.
+    """
+
+    def __init__(self, interrupt: object) -> None:
+        what = getattr(interrupt, "description", "") or getattr(interrupt, "action_name", "")
+        super().__init__(f"the run is waiting for a human decision: {what}".rstrip(": "))
+        self.interrupt = interrupt
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -9,8 +9,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import aiohttp
+import msgspec
 
-from .errors import APITimeoutError, StreamError
+from .errors import APITimeoutError, RunPausedError, StreamError
 from .events import (
     ErrorEvent,
     HitlInterruptEvent,
@@ -35,6 +36,10 @@ class ChatStream:
     iterating yields typed events, heartbeats dropped, up to and including the
     terminal event. ``stop()`` and ``decide()`` work from inside the loop.
     Leaving the context, however it happens, releases the connection.
+
+    A stream that ends right after a ``hitl_interrupt`` is paused: the loop
+    ends, ``interrupt`` holds the event, and ``decide()`` (still inside the
+    ``async with``) resumes the run on a new request; iterate again to read it.
     """
 
     def __init__(self, chat: Chat, request: ChatRequest, *, idle_timeout: float | None) -> None:
@@ -48,6 +53,7 @@ class ChatStream:
         self._end_error: StreamError | None = None
         self._last_decoded: StreamEvent | None = None
         self._text: list[str] = []
+        self._entered = False
         self.run_id: str | None = None
         """The run's id, once ``run_start`` has been yielded."""
         self.interrupt: HitlInterruptEvent | None = None
@@ -61,10 +67,14 @@ class ChatStream:
     async def __aenter__(self) -> ChatStream:
         if self._response is not None or self._exhausted:
             raise RuntimeError("a ChatStream can be entered only once")
-        self._response = await self._chat._transport.open_stream(
-            self._chat._path("chat"), self._request, idle_timeout=self._idle_timeout
-        )
+        self._response = await self._open(self._request)
+        self._entered = True
         return self
+
+    async def _open(self, request: ChatRequest) -> aiohttp.ClientResponse:
+        return await self._chat._transport.open_stream(
+            self._chat._path("chat"), request, idle_timeout=self._idle_timeout
+        )
 
     async def __aexit__(
         self,
@@ -72,6 +82,7 @@ class ChatStream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._entered = False
         self.close()
 
     def close(self) -> None:
@@ -126,10 +137,9 @@ class ChatStream:
         except StreamError as exc:
             self.close()
             if chunk == b"":
-                raise StreamError(
-                    f"stream ended before the run finished, inside a frame: {exc}"
-                ) from exc
-            raise
+                exc = StreamError(f"stream ended before the run finished, inside a frame: {exc}")
+            self._end_error = exc
+            return
         except aiohttp.ClientError as exc:
             self.close()
             if self._chat._transport.is_closed:
@@ -157,9 +167,27 @@ class ChatStream:
         await self._chat.stop()
 
     async def decide(self, decisions: Sequence[HitlDecision]) -> None:
-        """Answer the pending interrupt; the resumed run's events follow in the loop."""
-        await self._chat.decide(decisions)
+        """Answer the pending interrupt; the resumed run's events follow in the loop.
+
+        On a paused stream (the server ended it at the interrupt) this sends the
+        chat request again with ``hitl_decisions`` and reopens the stream.
+        """
+        if not decisions:
+            raise ValueError("decide() needs at least one HitlDecision")
+        if self._exhausted and self.interrupt is not None and self._end_error is None:
+            if not self._entered:
+                raise RuntimeError(
+                    "the stream is closed; resume with chat.stream(..., hitl_decisions=...)"
+                )
+            request = msgspec.structs.replace(self._request, hitl_decisions=list(decisions))
+            self._response = await self._open(request)
+            self._request = request
+            self._decoder = SSEDecoder(max_frame_bytes=self._chat._transport.max_frame_bytes)
+            self._exhausted = False
+        else:
+            await self._chat.decide(decisions)
         self.interrupt = None
+        self._last_decoded = None
 
     @property
     def text_stream(self) -> AsyncIterator[str]:
@@ -170,15 +198,21 @@ class ChatStream:
         async for event in self:
             if isinstance(event, MessageChunkEvent) and event.content:
                 yield event.content
+            elif isinstance(event, HitlInterruptEvent):
+                raise RunPausedError(event)
 
     async def final_text(self) -> str:
         """Read to the end and return the whole assistant text.
 
-        Raises `StreamError` with the server's message if the run failed.
+        Raises `StreamError` with the server's message if the run failed, and
+        `RunPausedError` if it stops for a human decision (decide, then call
+        this again to read on).
         """
         async for event in self:
             if isinstance(event, ErrorEvent):
                 raise StreamError(event.message or "the run failed", event=event)
+            if isinstance(event, HitlInterruptEvent):
+                raise RunPausedError(event)
         return "".join(self._text)
 
     @property

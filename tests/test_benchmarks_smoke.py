@@ -2,18 +2,55 @@
 
 from __future__ import annotations
 
+import asyncio
+import glob
 import importlib.util
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from benchmarks import decode
+from benchmarks import concurrency, decode, e2e, latency, memory
 from benchmarks.__main__ import main
 from benchmarks._harness import SUITES, Config, Row, load_suite
+from benchmarks._servers import dev_server_process, page_size, replay_server_process
 from benchmarks.corpus import official_sdk_path
 
 QUICK = Config(quick=True, repeats=1)
+
+
+def _children() -> set[int] | None:
+    """Pids of this process's children, where ``/proc`` lists them."""
+    paths = glob.glob(f"/proc/{os.getpid()}/task/*/children")
+    if not paths:
+        return None
+    pids: set[int] = set()
+    for path in paths:
+        try:
+            with open(path) as file:
+                pids.update(int(pid) for pid in file.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    before = _children()
+    yield
+    after = _children()
+    if before is not None and after is not None:
+        assert after <= before, f"child processes left running: {sorted(after - before)}"
+
+
+def _third_party_reason() -> str | None:
+    if importlib.util.find_spec("httpx_sse") is None:
+        return "httpx-sse not installed (pip install -e '.[bench]')"
+    if official_sdk_path() is None:
+        return "official llmrix-python-sdk not in .official-sdk (see benchmarks/official.py)"
+    return None
 
 
 def _rows(rows: list[Row], case: str) -> dict[str, Row]:
@@ -52,10 +89,9 @@ def test_decode_suite_runs_and_reports_every_subject() -> None:
 
 
 def test_third_party_subjects_are_measured() -> None:
-    if importlib.util.find_spec("httpx_sse") is None:
-        pytest.skip("httpx-sse not installed (pip install -e '.[bench]')")
-    if official_sdk_path() is None:
-        pytest.skip("official llmrix-python-sdk not in .official-sdk (see benchmarks/official.py)")
+    reason = _third_party_reason()
+    if reason:
+        pytest.skip(reason)
     rows = load_suite("decode")(QUICK).rows
     for row in rows:
         assert row.skipped is None, (row.subject, row.skipped)
@@ -83,3 +119,81 @@ def test_cli_rejects_an_unknown_suite(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         main(["--quick", "--only", "nope"])
     assert "unknown suite" in capsys.readouterr().err
+
+
+def test_every_suite_is_registered() -> None:
+    assert {"decode", "e2e", "latency", "memory", "concurrency"} <= set(SUITES)
+
+
+def test_server_processes_serve_and_stop() -> None:
+    from llmrix import LlmrixClient
+
+    async def count(base_url: str, conversation: str | None) -> int:
+        async with LlmrixClient(base_url) as client:
+            if conversation is None:
+                conversation = (await client.conversations.create("smoke")).id
+            return await e2e.ours_once(client, conversation, "/long 250")
+
+    pids = []
+    with dev_server_process() as dev, replay_server_process(250) as replay:
+        for server in (dev, replay):
+            assert server.base_url.startswith("http://127.0.0.1:")
+            pids.append(server.pid)
+        assert asyncio.run(count(dev.base_url, None)) == 252
+        assert asyncio.run(count(replay.base_url, "any")) == 252
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_e2e_suite_runs_every_case() -> None:
+    result = load_suite("e2e")(QUICK)
+    cases = {row.case for row in result.rows}
+    assert cases == {e2e.DEV_PROCESS, e2e.REPLAY_PROCESS, e2e.IN_PROCESS}
+    for case in cases:
+        rows = _rows(result.rows, case)
+        assert list(rows) == [e2e.OURS, e2e.OFFICIAL, e2e.HTTPX_SSE]
+        ours = rows[e2e.OURS]
+        assert ours.skipped is None
+        assert ours.metrics["events"] == result.params["events"]
+        assert ours.metrics["events_per_s"] > 0 and ours.metrics["x_ours"] == 1.0
+    if _third_party_reason() is None:
+        assert all(row.skipped is None for row in result.rows)
+        assert all(row.metrics["x_official"] > 0 for row in result.rows)
+
+
+def test_latency_suite_delivers_every_held_back_event() -> None:
+    result = load_suite("latency")(QUICK)
+    rows = {row.subject: row for row in result.rows}
+    assert list(rows) == [latency.OURS, latency.HTTPX_SSE, latency.OFFICIAL]
+    ours = rows[latency.OURS]
+    assert ours.metrics["errors"] == 0 and ours.metrics["events"] == 100
+    assert 0 < ours.metrics["median_us"] <= ours.metrics["p99_us"] <= ours.metrics["max_us"]
+    if _third_party_reason() is None:
+        for row in rows.values():
+            assert row.skipped is None and row.metrics["errors"] == 0, row
+
+
+def test_memory_suite_reports_rss() -> None:
+    if page_size() is None:
+        pytest.skip("the memory suite reads /proc/self/statm (Linux only)")
+    result = load_suite("memory")(QUICK)
+    assert [row.subject for row in result.rows] == [memory.OURS, memory.CLEARED]
+    for row in result.rows:
+        assert row.metrics["events"] == result.params["n_chunks"] + 2
+        assert row.metrics["bytes"] >= 20 << 20
+        assert 0 < row.metrics["baseline_mb"] <= row.metrics["peak_mb"]
+        assert row.metrics["delta_mb"] == pytest.approx(
+            row.metrics["peak_mb"] - row.metrics["baseline_mb"]
+        )
+
+
+def test_concurrency_suite_leaves_nothing_behind() -> None:
+    result = load_suite("concurrency")(QUICK)
+    (row,) = result.rows
+    assert row.subject.startswith(concurrency.OURS)
+    assert row.metrics["streams"] == 50
+    assert row.metrics["events"] == 50 * (result.params["chunks"] + 2)
+    assert row.metrics["errors"] == 0
+    assert row.metrics["acquired"] == 0
+    assert row.metrics["tasks_left"] == 0

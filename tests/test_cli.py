@@ -59,6 +59,13 @@ async def test_chat_answers_hitl_from_stdin() -> None:
         assert "not today" in out
 
 
+async def test_chat_with_no_answer_on_stdin_is_one_line() -> None:
+    async with DevServer(heartbeat_interval=0.2) as server:
+        code, _out, err = await run_cli("chat", "x /hitl", "--base-url", server.base_url)
+    assert code == 1
+    assert err == "llmrix: error: input ended before an answer was given\n"
+
+
 async def test_chat_interactive_loop_uses_env_and_one_conversation() -> None:
     async with DevServer() as server:
         conversation = server.seed_conversation("existing")

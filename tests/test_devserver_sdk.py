@@ -326,3 +326,48 @@ async def test_closing_the_client_mid_stream_is_a_clear_error(
             async for event in stream:
                 if isinstance(event, MessageChunkEvent):
                     await client.close()
+
+
+async def test_final_text_raises_at_an_interrupt_and_reads_on_after_decide(
+    llmrix_client: LlmrixClient,
+) -> None:
+    from llmrix import RunPausedError
+
+    conversation = await llmrix_client.conversations.create("t")
+    chat = llmrix_client.chat(conversation.id)
+    async with chat.stream("wipe it /hitl") as stream:
+        with pytest.raises(RunPausedError, match="dangerous_action") as info:
+            await stream.final_text()
+        assert info.value.interrupt is stream.interrupt
+        await stream.decide([HitlDecision.approve()])
+        text = await stream.final_text()
+    assert text.startswith('You said: "wipe it /hitl"')
+    assert "approved" in text
+    with pytest.raises(RunPausedError):
+        await asyncio.wait_for(chat.complete("again /hitl"), 10)
+    async with chat.stream("once more /hitl") as stream:
+        with pytest.raises(RunPausedError):
+            [piece async for piece in stream.text_stream]
+
+
+async def test_decide_on_a_paused_stream_resumes_it(
+    llmrix_server: DevServer, llmrix_client: LlmrixClient
+) -> None:
+    llmrix_server.faults = FaultOptions(end_at_interrupt=True)
+    conversation = await llmrix_client.conversations.create("t")
+    async with llmrix_client.chat(conversation.id).stream("tidy up /hitl") as stream:
+        first = [event async for event in stream]
+        assert isinstance(first[-1], HitlInterruptEvent)
+        await stream.decide([HitlDecision.reject("not now")])
+        assert stream.interrupt is None
+        second = [event async for event in stream]
+    assert isinstance(second[-1], RunEndEvent)
+    assert "not now" in text_of(second)
+    resumed = llmrix_server.requests[-1]
+    assert resumed.raw_path.endswith("/chat")
+    assert resumed.json()["hitl_decisions"] == [{"decision": "reject", "reason": "not now"}]
+    assert acquired(llmrix_client) == 0
+    with pytest.raises(RuntimeError, match="hitl_decisions"):
+        async with llmrix_client.chat(conversation.id).stream("/hitl") as stream:
+            [event async for event in stream]
+        await stream.decide([HitlDecision.approve()])

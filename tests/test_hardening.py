@@ -19,6 +19,7 @@ from llmrix import (
     APITimeoutError,
     LlmrixClient,
     MessageChunkEvent,
+    RateLimitError,
     RunStartEvent,
     StreamError,
 )
@@ -59,7 +60,7 @@ async def wait_until_gone(request: web.Request, seconds: float = 10.0) -> None:
 async def test_retry_after_forms() -> None:
     assert retry_after_seconds("2.5") == 2.5
     assert retry_after_seconds("-4") == 0.0
-    assert retry_after_seconds("3600") == MAX_RETRY_AFTER
+    assert retry_after_seconds("3600") == 3600.0
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
     in_two = email.utils.formatdate(time.time() + 2, usegmt=True)
@@ -86,6 +87,24 @@ async def test_retry_after_http_date_is_honoured(
     await client.conversations.create("t")
     assert len(calls) == 2
     assert calls[1] - calls[0] >= 0.4
+
+
+async def test_retry_after_beyond_the_cap_is_not_waited_for(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    calls: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        calls.append(request.method)
+        wait = str(MAX_RETRY_AFTER + 60)
+        return web.json_response({"message": "later"}, status=429, headers={"Retry-After": wait})
+
+    app = web.Application()
+    app.router.add_get("/api/open/v1/conversations/{id}", handler)
+    client = make_client(await serve(app))
+    with pytest.raises(RateLimitError, match="later"):
+        await asyncio.wait_for(client.conversations.get("c"), 5)
+    assert calls == ["GET"]
 
 
 async def test_json_answer_to_chat_is_a_clear_error(

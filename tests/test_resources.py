@@ -370,3 +370,21 @@ async def test_stop_and_decide_bodies(
             },
         ),
     ]
+
+
+async def test_request_objects_and_fields_do_not_mix(
+    make_client: Callable[..., LlmrixClient],
+) -> None:
+    client = make_client("http://127.0.0.1:9")
+    with pytest.raises(TypeError, match="agent_id"):
+        await client.conversations.create(ConversationCreateRequest(title="t"), agent_id="a")
+    with pytest.raises(TypeError, match="channel"):
+        await client.cron.create(
+            CronCreateRequest(name="n", prompt="p", schedule_expr="1"), channel="web"
+        )
+    with pytest.raises(TypeError, match="prompt"):
+        await client.cron.update("t1", CronUpdateRequest(name="n"), prompt="p")
+    with pytest.raises(TypeError, match="type"):
+        await client.agents.create(AgentCreateRequest(name="a"), type="team")
+    with pytest.raises(TypeError, match="name"):
+        await client.agents.update(1, AgentUpdateRequest(type="solo"), name="b")

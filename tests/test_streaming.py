@@ -382,6 +382,10 @@ async def test_decide_with_no_decisions_is_a_value_error(
     client = make_client("http://127.0.0.1:9")
     with pytest.raises(ValueError, match="at least one"):
         await client.chat("c1").decide([])
+    with pytest.raises(ValueError, match="at least one"):
+        await client.chat("c1").stream("hi").decide([])
+    with pytest.raises(ValueError, match="at least one"):
+        client.chat("c1").stream("hi", hitl_decisions=[])
 
 
 async def test_server_error_status_maps_on_stream(
@@ -427,3 +431,35 @@ async def test_tool_event_fields_reach_the_caller(
     client = make_client(await serve(sse_app(tool, RUN_END)))
     events = await collect(client)
     assert events[0] == ToolStartEvent(id="t", name="n", args={"a": 1})
+
+
+async def test_events_before_a_bad_frame_are_yielded_first(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    client = make_client(await serve(sse_app(RUN_START + chunk("kept") + b"data: {oops\n\n")))
+    seen: list[StreamEvent] = []
+    with pytest.raises(StreamError, match="malformed JSON"):
+        async with client.chat("c1").stream("hi") as stream:
+            async for event in stream:
+                seen.append(event)
+    assert [type(e) for e in seen] == [RunStartEvent, MessageChunkEvent]
+    assert acquired(client) == 0
+
+
+async def test_close_after_an_answered_interrupt_is_not_a_pause(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    hold = asyncio.Event()
+
+    async def decide(request: web.Request) -> web.Response:
+        hold.set()
+        return web.Response(status=204)
+
+    app = sse_app(RUN_START, HITL, hold=hold)
+    app.router.add_post(CHAT + "/hitl/decide", decide)
+    client = make_client(await serve(app))
+    with pytest.raises(StreamError, match="ended before the run finished"):
+        async with client.chat("c1").stream("go") as stream:
+            async for event in stream:
+                if isinstance(event, HitlInterruptEvent):
+                    await stream.decide([HitlDecision.approve()])

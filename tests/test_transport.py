@@ -104,6 +104,11 @@ async def test_status_mapping_with_json_message(
         (b'{"message": "m1", "detail": "d"}', "application/json", "m1"),
         (b'{"error": {"message": "nested"}}', "application/json", "nested"),
         (b'{"msg": "short"}', "application/json", "short"),
+        (
+            b'{"detail": [{"loc": ["body"], "msg": "field required"}]}',
+            "application/json",
+            "field required",
+        ),
         (b'{"code": 7}', "application/json", '{"code": 7}'),
         (
             b"<html><body>Forbidden</body></html>",
@@ -417,3 +422,18 @@ async def test_max_connections_sets_the_pool_size(make_client: Callable[..., Llm
     session = client._transport.session
     assert session.connector is not None
     assert session.connector.limit == 7
+
+
+def test_repr_and_base_url_hide_credentials_and_keep_the_encoded_prefix() -> None:
+    client = LlmrixClient("http://user:pw@example.test/gw%2Fx/", api_key=SECRET)
+    assert client.base_url == "http://example.test/gw%2Fx"
+    assert "pw" not in repr(client)
+    assert client._transport.url(("conversations", "c")).raw_path == (
+        "/gw%2Fx/api/open/v1/conversations/c"
+    )
+
+
+def test_with_options_refuses_base_url() -> None:
+    client = LlmrixClient("http://example.test")
+    with pytest.raises(TypeError, match="base_url"):
+        client.with_options(base_url="http://other.test")

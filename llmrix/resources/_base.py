@@ -18,6 +18,13 @@ class _Sequenced(Protocol):
 S = TypeVar("S", bound=_Sequenced)
 
 
+def refuse_mixing(request: object, **fields: object) -> None:
+    """Raise ``TypeError`` if fields are given next to a ready-made request object."""
+    given = sorted(name for name, value in fields.items() if value is not None)
+    if request is not None and given:
+        raise TypeError(f"pass a request object or fields, not both (got {', '.join(given)})")
+
+
 class Resource:
     """A group of endpoints bound to the client's transport."""
 

@@ -15,7 +15,7 @@ from ..models import (
     Mate,
     MateList,
 )
-from ._base import Resource
+from ._base import Resource, refuse_mixing
 
 
 class Agents(Resource):
@@ -28,11 +28,11 @@ class Agents(Resource):
 
     async def create(self, name: str | AgentCreateRequest, **fields: Any) -> Agent:
         """Create an agent (pass a name and any agent fields, or a full request)."""
-        body = (
-            name
-            if isinstance(name, AgentCreateRequest)
-            else AgentCreateRequest(name=name, **fields)
-        )
+        if isinstance(name, AgentCreateRequest):
+            refuse_mixing(name, **fields)
+            body = name
+        else:
+            body = AgentCreateRequest(name=name, **fields)
         return (await self._transport.request("POST", ("agent",), AgentEnvelope, body=body)).agent
 
     async def get(self, agent_id: int) -> Agent:
@@ -43,6 +43,7 @@ class Agents(Resource):
         self, agent_id: int, request: AgentUpdateRequest | None = None, **fields: Any
     ) -> Agent:
         """Change an agent; only the fields given are sent."""
+        refuse_mixing(request, **fields)
         body = request or AgentUpdateRequest(**fields)
         answer = await self._transport.request(
             "PATCH", ("agent", str(agent_id)), AgentEnvelope, body=body

@@ -50,6 +50,8 @@ class Chat:
         stream_idle_timeout: float | None = CLIENT_DEFAULT,
     ) -> ChatStream:
         """Send ``message``; use the result with ``async with`` and ``async for``."""
+        if hitl_decisions is not None and not hitl_decisions:
+            raise ValueError("hitl_decisions, when given, needs at least one HitlDecision")
         request = ChatRequest(
             message=message,
             agent_id=agent_id,

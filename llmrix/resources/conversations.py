@@ -12,7 +12,7 @@ from ..models import (
     Message,
     PageResult,
 )
-from ._base import Resource, paginate
+from ._base import Resource, paginate, refuse_mixing
 
 
 class Conversations(Resource):
@@ -22,11 +22,11 @@ class Conversations(Resource):
         self, title: str | ConversationCreateRequest, *, agent_id: str | None = None
     ) -> Conversation:
         """Start a conversation (pass a title, or a full request)."""
-        body = (
-            title
-            if isinstance(title, ConversationCreateRequest)
-            else ConversationCreateRequest(title=title, agent_id=agent_id)
-        )
+        if isinstance(title, ConversationCreateRequest):
+            refuse_mixing(title, agent_id=agent_id)
+            body = title
+        else:
+            body = ConversationCreateRequest(title=title, agent_id=agent_id)
         return await self._transport.request("POST", ("conversations",), Conversation, body=body)
 
     async def list(self, last_id: Cursor = 0, size: int = 20) -> PageResult[Conversation]:

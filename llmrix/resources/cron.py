@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 
 from ..models import CronCreateRequest, CronTask, CronUpdateRequest, TaskList
-from ._base import Resource
+from ._base import Resource, refuse_mixing
 
 
 class Cron(Resource):
@@ -22,11 +22,21 @@ class Cron(Resource):
         prompt: str | None = None,
         schedule_expr: str | None = None,
         *,
-        schedule_type: str = "cron",
+        schedule_type: str | None = None,
         channel: str | None = None,
     ) -> CronTask:
-        """Create a task (pass the fields, or a full request)."""
+        """Create a task (pass the fields, or a full request).
+
+        ``schedule_type`` is ``"cron"`` (the default) or ``"interval"``.
+        """
         if isinstance(name, CronCreateRequest):
+            refuse_mixing(
+                name,
+                prompt=prompt,
+                schedule_expr=schedule_expr,
+                schedule_type=schedule_type,
+                channel=channel,
+            )
             body = name
         elif prompt is None or schedule_expr is None:
             raise TypeError("cron.create() needs name, prompt and schedule_expr")
@@ -35,7 +45,7 @@ class Cron(Resource):
                 name=name,
                 prompt=prompt,
                 schedule_expr=schedule_expr,
-                schedule_type=schedule_type,
+                schedule_type=schedule_type or "cron",
                 channel=channel,
             )
         return await self._transport.request("POST", ("cron", "tasks"), CronTask, body=body)
@@ -56,6 +66,14 @@ class Cron(Resource):
         channel: str | None = None,
     ) -> CronTask:
         """Change a task; fields left ``None`` are not sent."""
+        refuse_mixing(
+            request,
+            name=name,
+            prompt=prompt,
+            schedule_expr=schedule_expr,
+            schedule_type=schedule_type,
+            channel=channel,
+        )
         body = request or CronUpdateRequest(
             name=name,
             prompt=prompt,
