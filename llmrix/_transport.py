@@ -15,6 +15,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
+from ._nulls import convert_lenient
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -276,7 +277,19 @@ class Transport:
             return None
         try:
             return msgspec.json.decode(payload.strip() or b"{}", type=cast_to)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        except msgspec.ValidationError as exc:
+            if b"null" not in payload:
+                raise StreamError(
+                    f"unexpected answer to {method} {response.url.path}: {exc}"
+                ) from None
+            try:
+                lenient: T = convert_lenient(msgspec.json.decode(payload), cast_to)
+            except msgspec.ValidationError as again:
+                raise StreamError(
+                    f"unexpected answer to {method} {response.url.path}: {again}"
+                ) from None
+            return lenient
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise StreamError(f"unexpected answer to {method} {response.url.path}: {exc}") from None
 
     async def open_stream(

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, get_args
 
 import msgspec
 
+from ._nulls import convert_lenient
 from .errors import StreamError
 
 __all__ = [
@@ -255,7 +256,7 @@ def decode_event(data: bytes, event_name: bytes = b"") -> StreamEvent | None:
     return event
 
 
-def _decode_slow(data: bytes, event_name: bytes, exc: Exception | None) -> UnknownEvent | None:
+def _decode_slow(data: bytes, event_name: bytes, exc: Exception | None) -> StreamEvent | None:
     if not data.strip():
         return None
     try:
@@ -271,6 +272,13 @@ def _decode_slow(data: bytes, event_name: bytes, exc: Exception | None) -> Unkno
     if not isinstance(kind, str) or not isinstance(channel, str):
         raise StreamError(f"SSE frame has a non-string channel or type: {_snippet(data)!r}")
     if kind and kind in _KNOWN_TYPES:
+        if None in obj.values() or b"null" in data:
+            try:
+                event: KnownEvent = convert_lenient(obj, KnownEvent)
+            except msgspec.ValidationError:
+                pass
+            else:
+                return event
         raise StreamError(f"invalid {kind!r} event ({exc}): {_snippet(data)!r}") from None
     return UnknownEvent(channel=channel, type=kind, data=obj)
 

@@ -147,7 +147,7 @@ class SSEDecoder:
             chunk = self._strip_bom(chunk)
             if not chunk:
                 return b""
-        if self._pending_cr:
+        if self._pending_cr and chunk:
             self._pending_cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]

@@ -256,3 +256,23 @@ def test_hot_path_on_random_streams_gives_events_or_stream_error(
     except StreamError:
         pass
     assert all(getattr(event, "channel", None) != "heartbeat" for event in out)
+
+
+def test_null_members_read_as_absent() -> None:
+    """Go servers write empty slices and maps as null: those fall back to defaults."""
+    tool = decode_event(
+        b'{"channel":"tools","type":"tool_start","id":"t","args":null,"parent_ids":null,'
+        b'"input":{"keep":null}}'
+    )
+    assert tool == ToolStartEvent(id="t", input={"keep": None})
+    hitl = decode_event(
+        b'{"type":"hitl_interrupt","action_args":null,'
+        b'"action_requests":[{"name":"rm","args":null,"decisions":null}]}'
+    )
+    assert hitl == HitlInterruptEvent(action_requests=[ActionRequest(name="rm")])
+    assert decode_event(b'{"type":"message_chunk","content":null}') == MessageChunkEvent()
+
+
+def test_null_does_not_excuse_a_wrong_type() -> None:
+    with pytest.raises(StreamError, match=r"\$\.content"):
+        decode_event(b'{"type":"message_chunk","content":5,"id":null}')

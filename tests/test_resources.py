@@ -388,3 +388,29 @@ async def test_request_objects_and_fields_do_not_mix(
         await client.agents.create(AgentCreateRequest(name="a"), type="team")
     with pytest.raises(TypeError, match="name"):
         await client.agents.update(1, AgentUpdateRequest(type="solo"), name="b")
+
+
+async def test_null_lists_and_fields_in_answers_read_as_absent(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    _, client = await start(
+        serve,
+        make_client,
+        {
+            ("GET", "/conversations"): {"items": None, "has_more": False},
+            ("GET", "/conversations/c/messages"): {
+                "items": [{"seq": 1, "id": "m", "role": None, "tool_calls": None}],
+                "has_more": None,
+            },
+            ("GET", "/agent/1/mates"): {"mates": [{"name": "a", "introduce": None, "sort": None}]},
+            ("GET", "/agent/1"): {"agent": {"id": 1, "name": None, "metadata": {"k": None}}},
+        },
+    )
+    assert (await client.conversations.list()).items == []
+    page = await client.conversations.messages("c")
+    assert page.items == [Message(seq=1, id="m", role="")]
+    assert page.has_more is False
+    assert await client.agents.list_mates(1) == [Mate(name="a")]
+    agent = await client.agents.get(1)
+    assert agent.name == ""
+    assert agent.metadata == {"k": None}

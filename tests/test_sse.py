@@ -45,6 +45,17 @@ def test_crlf_split_across_chunks_is_one_line_end() -> None:
     assert decoder.feed(b"\ndata: b\r\n\r\n") == [ServerSentEvent("message", "b")]
 
 
+def test_empty_chunk_between_cr_and_lf_changes_nothing() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\r") == []
+    assert decoder.feed(b"") == []
+    assert decoder.feed(b"\ndata: b\n\n") == [ServerSentEvent("message", "a\nb")]
+    raw = SSEDecoder()
+    assert raw.feed_raw(b"data: a\r") == []
+    assert raw.feed_raw(b"") == []
+    assert raw.feed_raw(b"\ndata: b\n\n") == [(b"", b"a\nb")]
+
+
 def test_cr_only_frame_dispatches_without_waiting_for_more_bytes() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: a\r\r") == [ServerSentEvent("message", "a")]
