@@ -29,8 +29,12 @@ __all__ = [
 
 SUITES: dict[str, str] = {
     "decode": "benchmarks.decode",
+    "e2e": "benchmarks.e2e",
+    "latency": "benchmarks.latency",
+    "memory": "benchmarks.memory",
+    "concurrency": "benchmarks.concurrency",
 }
-"""Suite name -> module. A later suite (end-to-end, latency, memory, ...) adds one line."""
+"""Suite name -> module; a new suite adds one line."""
 
 T = TypeVar("T")
 

@@ -14,17 +14,19 @@ async def main() -> None:
     async with LlmrixClient() as client:
         conversation = await client.conversations.create("Stop")
         chunks = 0
+        received: list[str] = []
         async with client.chat(conversation.id).stream("Tell me a long story /slow") as stream:
             async for event in stream:
                 match event:
                     case MessageChunkEvent(content=text):
                         print(text, end="", flush=True)
+                        received.append(text)
                         chunks += 1
                         if chunks == STOP_AFTER:
                             await stream.stop()
                     case CancelledEvent():
                         print(f"\n[cancelled] {event.reason or event.message}")
-        print(f"received {chunks} chunks before the run stopped: {stream.text!r}")
+        print(f"received {chunks} chunks before the run stopped: {''.join(received)!r}")
 
 
 if __name__ == "__main__":

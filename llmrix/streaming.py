@@ -52,7 +52,7 @@ class ChatStream:
         self._exhausted = False
         self._end_error: StreamError | None = None
         self._last_decoded: StreamEvent | None = None
-        self._text: list[str] = []
+        self._text: list[str] | None = None
         self._entered = False
         self.run_id: str | None = None
         """The run's id, once ``run_start`` has been yielded."""
@@ -105,7 +105,8 @@ class ChatStream:
             await self._read()
         event = self._pending.popleft()
         if isinstance(event, MessageChunkEvent):
-            self._text.append(event.content)
+            if self._text is not None:
+                self._text.append(event.content)
         elif isinstance(event, RunStartEvent):
             self.run_id = event.run_id or self.run_id
         self.interrupt = event if isinstance(event, HitlInterruptEvent) else None
@@ -202,20 +203,20 @@ class ChatStream:
                 raise RunPausedError(event)
 
     async def final_text(self) -> str:
-        """Read to the end and return the whole assistant text.
+        """Read to the end and return the assistant text.
 
-        Raises `StreamError` with the server's message if the run failed, and
+        The text is that of the events read since the first call (call it
+        before iterating yourself to get the whole reply); nothing is kept
+        while you iterate, so long streams stay flat in memory. Raises
+        `StreamError` with the server's message if the run failed, and
         `RunPausedError` if it stops for a human decision (decide, then call
         this again to read on).
         """
+        if self._text is None:
+            self._text = []
         async for event in self:
             if isinstance(event, ErrorEvent):
                 raise StreamError(event.message or "the run failed", event=event)
             if isinstance(event, HitlInterruptEvent):
                 raise RunPausedError(event)
-        return "".join(self._text)
-
-    @property
-    def text(self) -> str:
-        """The assistant text yielded so far."""
         return "".join(self._text)

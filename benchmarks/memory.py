@@ -1,0 +1,185 @@
+"""Client memory while consuming one very long stream: peak RSS over the idle baseline.
+
+The dev server runs in its own process (``llmrix serve``) and streams ``/long N`` with N
+chosen for about 1 GB (quick: 20 MB). The client runs in a fresh process of its own
+(``python -m benchmarks.memory client URL N MODE``), so nothing a previous suite left
+in this process's heap hides or inflates its growth. It opens a conversation, runs a
+1,000-chunk warm-up stream, collects garbage and reads its baseline RSS; then it
+consumes the long stream with ``async for`` over ``chat.stream()``, sampling RSS from
+``/proc/self/statm`` every 8,192 events. Peak is the largest of the samples and the
+kernel's high-water mark (``VmHWM``). Linux only.
+
+The stream keeps no text of its own while it is iterated (only ``final_text()``
+collects), so growth measures the streaming machinery itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks._harness import Column, Config, Row, SuiteResult
+from benchmarks._servers import REPO, dev_server_process, long_stream_frames, page_size
+
+__all__ = ["OURS", "run"]
+
+NAME = "memory"
+OURS = "llmrix"
+TARGET_MB = 30.0
+SAMPLE_EVERY = 8192
+WARM_UP_CHUNKS = 1000
+CLIENT_TIMEOUT = 600.0
+
+COLUMNS = [
+    Column("events", "events", ",.0f"),
+    Column("events_per_s", "events/s", ",.0f"),
+    Column("mb_per_s", "MB/s", ".1f"),
+    Column("baseline_mb", "base MB", ".1f"),
+    Column("peak_mb", "peak MB", ".1f"),
+    Column("delta_mb", "delta MB", ".1f"),
+]
+
+
+def _rss(page: int) -> int:
+    with open("/proc/self/statm", "rb") as file:
+        return int(file.read().split()[1]) * page
+
+
+def _high_water_mark() -> int:
+    with open("/proc/self/status", "rb") as file:
+        for line in file:
+            if line.startswith(b"VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+async def consume(base_url: str, n_chunks: int) -> dict[str, Any]:
+    """The client side: baseline, then one long stream with RSS sampled along the way."""
+    from llmrix import LlmrixClient
+
+    page = page_size()
+    if page is None:
+        raise RuntimeError("needs /proc (Linux)")
+    async with LlmrixClient(base_url) as client:
+        conversation = (await client.conversations.create("memory benchmark")).id
+        async with client.chat(conversation).stream(f"/long {WARM_UP_CHUNKS}") as stream:
+            async for _ in stream:
+                pass
+        gc.collect()
+        baseline = peak = _rss(page)
+        samples = 1
+        events = 0
+        started = time.perf_counter()
+        async with client.chat(conversation).stream(f"/long {n_chunks}") as stream:
+            response = getattr(stream, "_response", None)
+            async for _ in stream:
+                events += 1
+                if not events % SAMPLE_EVERY:
+                    peak = max(peak, _rss(page))
+                    samples += 1
+        elapsed = time.perf_counter() - started
+        peak = max(peak, _rss(page), _high_water_mark())
+        content = getattr(response, "content", None)
+        n_bytes = getattr(content, "total_bytes", 0)
+    return {
+        "events": events,
+        "seconds": elapsed,
+        "bytes": n_bytes,
+        "baseline": baseline,
+        "peak": peak,
+        "samples": samples,
+    }
+
+
+def _client(base_url: str, n_chunks: int) -> dict[str, Any]:
+    """Run the client in a fresh interpreter; its JSON result."""
+    command = [sys.executable, "-m", "benchmarks.memory", "client", base_url, str(n_chunks)]
+    done = subprocess.run(
+        command,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory client failed ({done.returncode}): {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(config: Config) -> SuiteResult:
+    """Measure the client's RSS growth over one long stream, per subject."""
+    frame_bytes = len(long_stream_frames(1)[1])
+    target_bytes = config.pick(1 << 30, 20 << 20)
+    n_chunks = target_bytes // frame_bytes
+    case = f"{target_bytes / (1 << 20):,.0f} MiB stream"
+    rows: list[Row] = []
+    notes: list[str] = []
+    if page_size() is None:
+        reason = "needs /proc/self/statm (Linux)"
+        rows.append(Row(NAME, case, OURS, skipped=reason))
+        return SuiteResult(NAME, COLUMNS, rows, notes, {"n_chunks": n_chunks})
+    results: dict[str, dict[str, Any]] = {}
+    with dev_server_process() as server:
+        results[OURS] = _client(server.base_url, n_chunks)
+    for name, result in results.items():
+        if result["events"] != n_chunks + 2:
+            raise AssertionError(f"{name}: {result['events']} events, expected {n_chunks + 2}")
+        delta = (result["peak"] - result["baseline"]) / 1e6
+        rows.append(
+            Row(
+                NAME,
+                case,
+                name,
+                {
+                    "events": float(result["events"]),
+                    "events_per_s": result["events"] / result["seconds"],
+                    "mb_per_s": result["bytes"] / result["seconds"] / 1e6,
+                    "baseline_mb": result["baseline"] / 1e6,
+                    "peak_mb": result["peak"] / 1e6,
+                    "delta_mb": delta,
+                    "bytes": float(result["bytes"]),
+                    "samples": float(result["samples"]),
+                    "seconds": result["seconds"],
+                },
+            )
+        )
+        verdict = "met" if delta < TARGET_MB else "NOT met"
+        per_event = (result["peak"] - result["baseline"]) / result["events"]
+        notes.append(
+            f"{name}: peak {delta:.1f} MB above baseline (target < {TARGET_MB:.0f} MB: {verdict}; "
+            f"{per_event:.1f} B per event) over {result['bytes']:,} B"
+        )
+    notes.append(
+        f"/long {n_chunks:,} from a dev server process; client in a fresh process; "
+        f"RSS sampled every {SAMPLE_EVERY:,} events and the kernel's VmHWM"
+    )
+    return SuiteResult(
+        NAME,
+        COLUMNS,
+        rows,
+        notes,
+        {"n_chunks": n_chunks, "target_bytes": target_bytes, "sample_every": SAMPLE_EVERY},
+    )
+
+
+def main(argv: Sequence[str]) -> int:
+    """``client URL N``: consume ``/long N`` and print the measurements as JSON."""
+    if len(argv) != 3 or argv[0] != "client":
+        print("usage: python -m benchmarks.memory client URL N", file=sys.stderr)
+        return 2
+    result = asyncio.run(consume(argv[1], int(argv[2])))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
