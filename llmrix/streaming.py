@@ -56,8 +56,8 @@ class ChatStream:
         self._entered = False
         self.run_id: str | None = None
         """The run's id, once ``run_start`` has been yielded."""
-        self.interrupt: HitlInterruptEvent | None = None
-        """The interrupt awaiting a decision, if the run is paused at one."""
+        self._last_yielded: StreamEvent | None = None
+        self._answered: StreamEvent | None = None
 
     @property
     def request(self) -> ChatRequest:
@@ -96,21 +96,31 @@ class ChatStream:
         return self
 
     async def __anext__(self) -> StreamEvent:
-        while not self._pending:
+        pending = self._pending
+        while not pending:
             if self._exhausted:
                 if self._end_error is not None:
                     error, self._end_error = self._end_error, None
                     raise error
                 raise StopAsyncIteration
             await self._read()
-        event = self._pending.popleft()
-        if isinstance(event, MessageChunkEvent):
+        event = pending.popleft()
+        kind = type(event)
+        if kind is MessageChunkEvent:
             if self._text is not None:
-                self._text.append(event.content)
-        elif isinstance(event, RunStartEvent):
-            self.run_id = event.run_id or self.run_id
-        self.interrupt = event if isinstance(event, HitlInterruptEvent) else None
+                self._text.append(event.content)  # type: ignore[union-attr]
+        elif kind is RunStartEvent:
+            self.run_id = event.run_id or self.run_id  # type: ignore[union-attr]
+        self._last_yielded = event
         return event
+
+    @property
+    def interrupt(self) -> HitlInterruptEvent | None:
+        """The interrupt awaiting a decision, if the last event yielded is one."""
+        event = self._last_yielded
+        if isinstance(event, HitlInterruptEvent) and event is not self._answered:
+            return event
+        return None
 
     async def _read(self) -> None:
         response = self._response
@@ -187,7 +197,7 @@ class ChatStream:
             self._exhausted = False
         else:
             await self._chat.decide(decisions)
-        self.interrupt = None
+        self._answered = self._last_yielded
         self._last_decoded = None
 
     @property

@@ -30,6 +30,9 @@ class RunIO(Protocol):
     async def emit(self, event: ev.Event, *, flush: bool = True) -> None:
         """Send one event (buffered unless ``flush``)."""
 
+    async def emit_many(self, event: ev.Event, count: int) -> None:
+        """Send one event ``count`` times, as fast as possible."""
+
     async def flush(self) -> None:
         """Push buffered events out."""
 
@@ -51,6 +54,9 @@ class NullIO:
 
     async def emit(self, event: ev.Event, *, flush: bool = True) -> None:
         """Drop the event."""
+
+    async def emit_many(self, event: ev.Event, count: int) -> None:
+        """Drop the events."""
 
     async def flush(self) -> None:
         """Nothing to flush."""
@@ -160,9 +166,7 @@ class ScriptedAgent:
         message_id = new_id()
         if script.long is not None:
             chunk = ev.message_chunk(LONG_CHUNK, message_id, run.run_id, script.ts)
-            for _ in range(script.long):
-                await io.emit(chunk, flush=False)
-            await io.flush()
+            await io.emit_many(chunk, script.long)
             text = LONG_CHUNK * script.long
         else:
             text = " ".join([f'You said: "{script.text}"', *run.outcomes])

@@ -68,6 +68,26 @@ class SseStream:
         if flush or len(self._buffer) >= BATCH_BYTES:
             await self.flush()
 
+    async def emit_many(self, event: ev.Event, count: int) -> None:
+        """Send ``event`` ``count`` times, encoded once and written in large batches."""
+        faults = self._faults
+        if (faults.cut_after, faults.malformed_after, faults.stall_after) != (None, None, None):
+            for _ in range(count):
+                await self.emit(event, flush=False)
+            await self.flush()
+            return
+        encoded = frame(event)
+        per_batch = max(1, BATCH_BYTES // len(encoded))
+        batch = encoded * per_batch
+        left = count
+        while left:
+            self._run.check()
+            take = min(left, per_batch)
+            self._buffer += batch if take == per_batch else encoded * take
+            self._events += take
+            left -= take
+            await self.flush()
+
     async def flush(self) -> None:
         """Write out whatever is buffered."""
         if not self._buffer:
