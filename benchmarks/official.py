@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 MODULE_NAME = "llmrix_official"
+_IMPORTED_LATER = ("httpx", "httpcore", "h11", "certifi", "idna")
+"""What httpx imports only when a client first connects: loaded while the path is set."""
 OFFICIAL_REQUIREMENT = "llmrix-python-sdk==1.0.0"
 
 
@@ -84,7 +86,8 @@ def _import_package(root: Path) -> ModuleType:
         sys.path.append(entry)
     try:
         spec.loader.exec_module(module)
-        importlib.import_module("httpx")
+        for name in _IMPORTED_LATER:
+            importlib.import_module(name)
     except Exception as exc:
         for name in [n for n in sys.modules if n == MODULE_NAME or n.startswith(MODULE_NAME + ".")]:
             del sys.modules[name]
