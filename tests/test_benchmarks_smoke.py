@@ -17,6 +17,7 @@ from benchmarks.__main__ import main
 from benchmarks._harness import SUITES, Config, Row, load_suite
 from benchmarks._servers import dev_server_process, page_size, replay_server_process
 from benchmarks.corpus import official_sdk_path
+from benchmarks.official import OfficialSDKMissing, install_official
 
 QUICK = Config(quick=True, repeats=1)
 
@@ -49,7 +50,10 @@ def _third_party_reason() -> str | None:
     if importlib.util.find_spec("httpx_sse") is None:
         return "httpx-sse not installed (pip install -e '.[bench]')"
     if official_sdk_path() is None:
-        return "official llmrix-python-sdk not in .official-sdk (see benchmarks/official.py)"
+        try:
+            install_official(timeout=120)
+        except OfficialSDKMissing as exc:
+            return f"official llmrix-python-sdk unavailable: {exc}"
     return None
 
 
