@@ -8,7 +8,7 @@ each with a default. Unknown fields are ignored; an unknown ``type`` becomes an
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence
+from collections.abc import Iterator, MutableSequence
 from itertools import islice
 from operator import attrgetter
 from typing import Any, ClassVar, get_args
@@ -295,18 +295,23 @@ def decode_frames(
     """
     if b"heartbeat" not in names and b":ping" not in datas:
         return _decode_run(names, datas, 0, len(datas), out)
-    found: set[int] = set()
-    for frames, key in ((names, b"heartbeat"), (datas, b":ping")):
-        index = -1
-        while key in frames[index + 1 :]:
-            index = frames.index(key, index + 1)
-            found.add(index)
     start = 0
-    for stop in sorted(found):
+    for stop in sorted({*_positions(names, b"heartbeat"), *_positions(datas, b":ping")}):
         if _decode_run(names, datas, start, stop, out):
             return True
         start = stop + 1
     return _decode_run(names, datas, start, len(datas), out)
+
+
+def _positions(frames: list[bytes], key: bytes) -> Iterator[int]:
+    """Every index of ``key`` in ``frames``, in one pass."""
+    index = -1
+    while True:
+        try:
+            index = frames.index(key, index + 1)
+        except ValueError:
+            return
+        yield index
 
 
 def _decode_run(
@@ -317,7 +322,7 @@ def _decode_run(
         events: list[StreamEvent] = []
         try:
             events.extend(map(_decoder.decode, islice(datas, start, stop)))
-        except Exception:
+        except (msgspec.MsgspecError, UnicodeDecodeError):
             failed = True
         else:
             failed = False
