@@ -39,6 +39,12 @@ SUITES: dict[str, str] = {
 T = TypeVar("T")
 
 
+OURS = "llmrix"
+"""Subject name of this SDK in every suite."""
+OFFICIAL = "official 1.0.0"
+"""Subject name of the official llmrix-python-sdk in every suite."""
+
+
 @dataclass(frozen=True)
 class Config:
     """What the command line asked for."""

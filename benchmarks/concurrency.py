@@ -15,14 +15,13 @@ import statistics
 import time
 from typing import Any
 
-from benchmarks._harness import Column, Config, Row, SuiteResult
+from benchmarks._harness import OURS, Column, Config, Row, SuiteResult
 from benchmarks._servers import ServerProcess, dev_server_process
 from llmrix import LlmrixClient
 
 __all__ = ["OURS", "run"]
 
 NAME = "concurrency"
-OURS = "llmrix"
 STREAM_TIMEOUT = 60.0
 
 COLUMNS = [

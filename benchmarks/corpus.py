@@ -474,28 +474,9 @@ def build_stream(
     return CorpusStream(text.encode("utf-8"), events, beats)
 
 
-def generate_stream(
-    seed: int,
-    n_events: int,
-    *,
-    eol: Eol = "\n",
-    shape: Shape = "mixed",
-    heartbeat_every: int = 100,
-    unicode: bool = True,
-    exotic_newlines: bool = False,
-    bom: bool = False,
-) -> bytes:
+def generate_stream(seed: int, n_events: int, **options: Any) -> bytes:
     """The wire bytes of :func:`build_stream` with the same arguments."""
-    return build_stream(
-        seed,
-        n_events,
-        eol=eol,
-        shape=shape,
-        heartbeat_every=heartbeat_every,
-        unicode=unicode,
-        exotic_newlines=exotic_newlines,
-        bom=bom,
-    ).data
+    return build_stream(seed, n_events, **options).data
 
 
 def expected_events(

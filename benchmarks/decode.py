@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from benchmarks._harness import Column, Config, Row, SuiteResult, time_round_robin
+from benchmarks._harness import OFFICIAL, OURS, Column, Config, Row, SuiteResult, time_round_robin
 from benchmarks.corpus import build_stream
 from llmrix.events import KnownEvent, StreamEvent, decode_event, decode_frames
 from llmrix.sse import SSEDecoder
@@ -37,9 +37,7 @@ from llmrix.sse import SSEDecoder
 __all__ = ["OURS", "Stream", "irregular_stream", "run", "server_stream"]
 
 NAME = "decode"
-OURS = "llmrix"
 PER_FRAME = "llmrix per-frame"
-OFFICIAL = "official 1.0.0"
 HTTPX_SSE = "httpx-sse + json"
 FLOOR = "floor (msgspec only)"
 

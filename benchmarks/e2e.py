@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks._harness import Column, Config, Row, SuiteResult, time_round_robin
+from benchmarks._harness import OFFICIAL, OURS, Column, Config, Row, SuiteResult, time_round_robin
 from benchmarks._servers import (
     ServerProcess,
     dev_server_process,
@@ -42,8 +42,6 @@ from llmrix.devserver import DevServer
 __all__ = ["HTTPX_SSE", "OFFICIAL", "OURS", "run"]
 
 NAME = "e2e"
-OURS = "llmrix"
-OFFICIAL = "official 1.0.0"
 HTTPX_SSE = "httpx + httpx-sse"
 
 MIN_CPU_WALL = 0.5

@@ -24,13 +24,11 @@ from typing import Any
 
 from aiohttp import web
 
-from benchmarks._harness import Column, Config, Row, SuiteResult
+from benchmarks._harness import OFFICIAL, OURS, Column, Config, Row, SuiteResult
 
 __all__ = ["HTTPX_SSE", "OFFICIAL", "OURS", "Pacer", "run"]
 
 NAME = "latency"
-OURS = "llmrix"
-OFFICIAL = "official 1.0.0"
 HTTPX_SSE = "httpx + httpx-sse"
 ACK_TIMEOUT = 5.0
 """Seconds the server waits for an acknowledgement before it gives up (a stall)."""

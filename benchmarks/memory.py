@@ -24,13 +24,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks._harness import Column, Config, Row, SuiteResult
+from benchmarks._harness import OURS, Column, Config, Row, SuiteResult
 from benchmarks._servers import REPO, dev_server_process, long_stream_frames, page_size
 
 __all__ = ["OURS", "run"]
 
 NAME = "memory"
-OURS = "llmrix"
 TARGET_MB = 30.0
 SAMPLE_EVERY = 8192
 WARM_UP_CHUNKS = 1000
