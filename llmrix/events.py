@@ -249,6 +249,11 @@ def decode_event(data: bytes, event_name: bytes = b"") -> StreamEvent | None:
         event = _decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         return _decode_slow(data, event_name, exc)
+    return _screened(event, data, event_name)
+
+
+def _screened(event: StreamEvent, data: bytes, event_name: bytes) -> StreamEvent | None:
+    """A decoded event as the caller gets it: keep-alives dropped, a stray empty type unknown."""
     if event.channel == "heartbeat":
         return None
     if type(event) is HeartbeatEvent:
@@ -351,14 +356,10 @@ def _pass_on(
     out: MutableSequence[StreamEvent],
 ) -> bool:
     """Move the events decoded from ``datas[start:]`` to ``out``, as `decode_event` would."""
-    for index, event in enumerate(events, start):
-        if event.channel == "heartbeat":
+    for index, decoded in enumerate(events, start):
+        event = _screened(decoded, datas[index], names[index])
+        if event is None:
             continue
-        if type(event) is HeartbeatEvent:
-            slow = _decode_slow(datas[index], names[index], None)
-            if slow is None:
-                continue
-            event = slow
         out.append(event)
         if event.terminal:
             return True
