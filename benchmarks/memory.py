@@ -76,7 +76,7 @@ async def consume(base_url: str, n_chunks: int) -> dict[str, Any]:
         events = 0
         started = time.perf_counter()
         async with client.chat(conversation).stream(f"/long {n_chunks}") as stream:
-            response = getattr(stream, "_response", None)
+            source = getattr(stream, "_source", None)
             async for _ in stream:
                 events += 1
                 if not events % SAMPLE_EVERY:
@@ -84,7 +84,7 @@ async def consume(base_url: str, n_chunks: int) -> dict[str, Any]:
                     samples += 1
         elapsed = time.perf_counter() - started
         peak = max(peak, _rss(page), _high_water_mark())
-        content = getattr(response, "content", None)
+        content = getattr(source, "_content", None)
         n_bytes = getattr(content, "total_bytes", 0)
     return {
         "events": events,

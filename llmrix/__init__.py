@@ -1,13 +1,17 @@
 """Async Python SDK for the llmrix AI Agent Platform."""
 
 from ._client import LlmrixClient
+from ._options import ClientOptions
+from ._retry import RetryPolicy
 from ._version import __version__
 from .errors import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     InternalServerError,
     LlmrixError,
@@ -59,6 +63,7 @@ from .streaming import ChatStream
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APITimeoutError",
     "ActionRequest",
     "Agent",
@@ -71,6 +76,8 @@ __all__ = [
     "Chat",
     "ChatRequest",
     "ChatStream",
+    "ClientClosedError",
+    "ClientOptions",
     "ConflictError",
     "Conversation",
     "ConversationCreateRequest",
@@ -91,6 +98,7 @@ __all__ = [
     "NotFoundError",
     "PageResult",
     "RateLimitError",
+    "RetryPolicy",
     "RubricEndEvent",
     "RubricStartEvent",
     "RunEndEvent",

@@ -5,13 +5,21 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 
-from ._transport import SessionPool, Transport, parse_base_url
+from ._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
+from ._pool import SessionPool
+from ._retry import RetryPolicy
+from ._transport import Transport
 from .resources import Agents, Chat, Conversations, Cron
 from .sse import DEFAULT_MAX_FRAME_BYTES
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._options import OptionChanges
 
 __all__ = ["LlmrixClient"]
 
@@ -22,10 +30,19 @@ class LlmrixClient:
     ``base_url`` and ``api_key`` default to ``LLMRIX_BASE_URL`` and
     ``LLMRIX_API_KEY``. One aiohttp session, created on first use, serves every
     call; pass ``session`` to use your own (the client will not close it).
-    ``timeout`` bounds each attempt of a non-streaming call; a stream has no total limit but
-    fails after ``stream_idle_timeout`` seconds without a byte. A stream frame
-    larger than ``max_frame_bytes`` is refused. ``max_connections`` caps the
-    pool (each open stream holds one; ``stop()``/``decide()`` need another).
+
+    ``timeout`` bounds each attempt of a call, from waiting for a free
+    connection to the last byte of the answer, and the opening of a stream up
+    to its headers; ``connect_timeout`` bounds establishing one socket. A
+    stream has no total limit: it fails after ``stream_idle_timeout`` seconds
+    of waiting for a byte (time the caller spends between events does not
+    count). ``max_connections`` caps the calls and streams that hold a
+    connection at once; more wait their turn within ``timeout``. ``stop()``
+    and ``decide()`` have a few connections of their own, so they work while
+    every slot holds a stream. ``retry`` (or just ``max_retries``) says which
+    failures are retried; ``max_frame_bytes`` and ``max_response_bytes`` cap a
+    stream frame and a call's answer. Proxy environment variables
+    (``HTTPS_PROXY``, ``NO_PROXY``...) are honoured unless ``trust_env=False``.
     """
 
     def __init__(
@@ -36,9 +53,12 @@ class LlmrixClient:
         timeout: float | None = 60.0,
         connect_timeout: float | None = 10.0,
         stream_idle_timeout: float | None = 60.0,
-        max_retries: int = 2,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_connections: int = 100,
+        trust_env: bool = True,
         session: aiohttp.ClientSession | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -47,56 +67,77 @@ class LlmrixClient:
             raise ValueError("no base_url given and LLMRIX_BASE_URL is not set")
         if api_key is None:
             api_key = os.environ.get("LLMRIX_API_KEY") or None
-        self._bind(
-            Transport(
-                base_url=parse_base_url(base_url),
-                api_key=api_key,
-                timeout=timeout,
-                connect_timeout=connect_timeout,
-                stream_idle_timeout=stream_idle_timeout,
-                max_retries=max_retries,
-                max_frame_bytes=max_frame_bytes,
-                pool=SessionPool(session, max_connections),
-                headers=headers,
-            )
+        options = ClientOptions.build(
+            base_url,
+            api_key=api_key,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            stream_idle_timeout=stream_idle_timeout,
+            retry=retry or RetryPolicy(),
+            max_frame_bytes=max_frame_bytes,
+            max_response_bytes=max_response_bytes,
+            max_connections=max_connections,
+            trust_env=trust_env,
+            headers=headers or {},
         )
+        if max_retries is not None:
+            options = options.replace(max_retries=max_retries)
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise TypeError(f"session must be an aiohttp.ClientSession, got {session!r}")
+        pool = SessionPool(max_connections=max_connections, trust_env=trust_env, session=session)
+        self._bind(Transport(options, pool), owner=True)
 
-    def _bind(self, transport: Transport) -> None:
+    def _bind(self, transport: Transport, *, owner: bool) -> None:
         self._transport = transport
+        self._owner = owner
         self.conversations = Conversations(transport)
         self.cron = Cron(transport)
         self.agents = Agents(transport)
 
-    def with_options(self, **options: Any) -> LlmrixClient:
+    @property
+    def options(self) -> ClientOptions:
+        """This client's settings."""
+        return self._transport.options
+
+    def with_options(self, **changes: Unpack[OptionChanges]) -> LlmrixClient:
         """A client with some settings changed, sharing this client's session.
 
-        Accepts ``api_key``, ``timeout``, ``connect_timeout``,
-        ``stream_idle_timeout``, ``max_retries``, ``max_frame_bytes`` and
-        ``headers`` (merged with the current ones)::
+        ``headers`` are merged with the current ones. The copy never closes
+        the shared session: closing it (or leaving ``async with`` on it) is a
+        no-op; close the client it came from.
 
-            await client.with_options(max_retries=5, timeout=120).cron.list()
+        Example: ``await client.with_options(max_retries=5, timeout=120).cron.list()``
         """
         clone = object.__new__(LlmrixClient)
-        clone._bind(self._transport.copy(**options))
+        clone._bind(self._transport.with_options(self.options.replace(**changes)), owner=False)
         return clone
 
     @property
     def base_url(self) -> str:
         """The server root the client talks to (without any user info)."""
-        return str(self._transport.base_url.with_user(None))
+        return str(self.options.base_url.with_user(None))
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
         """The aiohttp session in use, once one exists."""
-        return self._transport.session_or_none
+        return self._transport.pool.session_or_none
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the session this client uses was closed."""
+        return self._transport.pool.closed
 
     def chat(self, conversation_id: str) -> Chat:
         """Chat operations on one conversation."""
         return Chat(self._transport, conversation_id)
 
     async def close(self) -> None:
-        """Close the session this client created; later calls fail."""
-        await self._transport.close()
+        """End every call and stream in flight and close the session this client created.
+
+        On a client made by `with_options` this does nothing.
+        """
+        if self._owner:
+            await self._transport.pool.close()
 
     async def __aenter__(self) -> LlmrixClient:
         return self

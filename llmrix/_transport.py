@@ -1,81 +1,68 @@
-"""The one place that talks HTTP: URLs, auth, timeouts, retries and error mapping."""
+"""``Transport``: requests with auth, deadlines, retries and error mapping.
+
+With `SessionPool` and `EventSource` this is the only SDK code that touches
+aiohttp; every foreign exception is translated here into an `LlmrixError`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import random
-import time
-from collections.abc import Mapping
+import sys
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, overload
-from urllib.parse import quote
 
 import aiohttp
 import msgspec
 from yarl import URL
 
+from ._compat import deadline
+from ._eventsource import EventSource
+from ._json import replace_lone_surrogates
 from ._nulls import convert_lenient
-from ._version import __version__
+from ._options import ClientOptions
+from ._pool import SessionPool
+from ._retry import IDEMPOTENT_METHODS, retry_after_seconds
+from ._urls import encode_segment
 from .errors import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APITimeoutError,
+    ClientClosedError,
     LlmrixError,
-    StreamError,
     error_for_status,
 )
 
+__all__ = ["Transport", "extract_message"]
+
 T = TypeVar("T")
+R = TypeVar("R")
 
 log = logging.getLogger("llmrix")
 
 API_PREFIX = ("api", "open", "v1")
 MAX_ERROR_BODY = 1024 * 1024
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 60.0
 _encoder = msgspec.json.Encoder()
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_STREAM_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
 
-def parse_base_url(base_url: str) -> URL:
-    """Validate ``base_url`` (http or https, with a host) and strip trailing slashes."""
-    url = URL(base_url.strip())
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
-    if url.query_string or url.fragment:
-        raise ValueError(f"base_url must not carry a query or fragment, got {base_url!r}")
-    return url.with_path(url.raw_path.rstrip("/"), encoded=True)
+class _StatusFailure(Exception):
+    """An attempt was answered with an error status (body already read)."""
+
+    def __init__(self, error: APIError, retry_after: float | None) -> None:
+        self.error = error
+        self.retry_after = retry_after
 
 
-def encode_segment(value: str) -> str:
-    """Percent-encode one path parameter so it can never change the route."""
-    if not isinstance(value, str):
-        raise TypeError(f"path ids must be str, got {type(value).__name__}")
-    if value in ("", ".", ".."):
-        raise ValueError(f"invalid path id {value!r}")
-    return quote(value, safe="")
+class _NoAnswer(Exception):
+    """An attempt got no usable answer; ``retryable`` says whether trying again may help."""
 
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Read a ``Retry-After`` header (seconds or an HTTP date), at least 0."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if seconds != seconds:  # NaN
-        return None
-    return max(seconds, 0.0)
-
-
-def backoff_delay(attempt: int) -> float:
-    """Exponential backoff with jitter: about 0.5 s, 1 s, 2 s... up to 8 s."""
-    return min(0.5 * 2.0**attempt, 8.0) * random.uniform(0.75, 1.0)
+    def __init__(self, error: LlmrixError, *, never_sent: bool, retryable: bool = True) -> None:
+        self.error = error
+        self.never_sent = never_sent
+        self.retryable = retryable
 
 
 def extract_message(text: str, status: int) -> str:
@@ -84,7 +71,7 @@ def extract_message(text: str, status: int) -> str:
         return f"server returned HTTP {status}"
     try:
         data = msgspec.json.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         data = None
     if isinstance(data, dict):
         for key in ("message", "detail", "error", "msg"):
@@ -99,115 +86,26 @@ def extract_message(text: str, status: int) -> str:
     return text[:500] + "..." if len(text) > 500 else text
 
 
-class SessionPool:
-    """The aiohttp session shared by a client and its ``with_options`` copies."""
-
-    def __init__(self, session: aiohttp.ClientSession | None, max_connections: int = 100) -> None:
-        self.session = session
-        self.owned = session is None
-        self.closed = False
-        self.max_connections = max_connections
-
-    def get(self) -> aiohttp.ClientSession:
-        """The session, created on first use inside the running loop."""
-        if self.closed:
-            raise LlmrixError("the client is closed")
-        if self.session is None:
-            connector = aiohttp.TCPConnector(limit=self.max_connections)
-            self.session = aiohttp.ClientSession(connector=connector)
-        return self.session
-
-    async def close(self) -> None:
-        """Close the session if the client created it."""
-        self.closed = True
-        session, self.session = self.session, None
-        if session is not None and self.owned:
-            await session.close()
-
-
 class Transport:
     """Shared HTTP machinery behind every resource of one client."""
 
-    def __init__(
-        self,
-        *,
-        base_url: URL,
-        api_key: str | None,
-        timeout: float | None,
-        connect_timeout: float | None,
-        stream_idle_timeout: float | None,
-        max_retries: int,
-        max_frame_bytes: int,
-        pool: SessionPool,
-        headers: Mapping[str, str] | None,
-    ) -> None:
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
-        if max_frame_bytes <= 0:
-            raise ValueError("max_frame_bytes must be > 0")
-        self.base_url = base_url
-        self._root = "/".join((base_url.raw_path.rstrip("/"), *API_PREFIX))
-        self._api_key = api_key
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.stream_idle_timeout = stream_idle_timeout
-        self.max_retries = max_retries
-        self.max_frame_bytes = max_frame_bytes
+    def __init__(self, options: ClientOptions, pool: SessionPool) -> None:
+        self.options = options
         self.pool = pool
-        self._headers = {"User-Agent": f"llmrix-python/{__version__}", **(headers or {})}
+        self._root = "/".join((options.base_url.raw_path.rstrip("/"), *API_PREFIX))
+        self._headers = options.base_headers()
+        self._client_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=options.connect_timeout
+        )
 
-    def copy(self, **changes: Any) -> Transport:
-        """A transport with some settings changed, sharing this one's session."""
-        settings: dict[str, Any] = {
-            "base_url": self.base_url,
-            "api_key": self._api_key,
-            "timeout": self.timeout,
-            "connect_timeout": self.connect_timeout,
-            "stream_idle_timeout": self.stream_idle_timeout,
-            "max_retries": self.max_retries,
-            "max_frame_bytes": self.max_frame_bytes,
-            "pool": self.pool,
-            "headers": self._headers,
-        }
-        unknown = set(changes) - (set(settings) - {"pool", "base_url"})
-        if unknown:
-            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        if "headers" in changes:
-            changes["headers"] = {**self._headers, **changes["headers"]}
-        settings.update(changes)
-        return Transport(**settings)
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        """The shared session, created on first use inside the running loop."""
-        return self.pool.get()
-
-    @property
-    def is_closed(self) -> bool:
-        """Whether the client was closed."""
-        return self.pool.closed
-
-    @property
-    def session_or_none(self) -> aiohttp.ClientSession | None:
-        """The session if one exists yet."""
-        return self.pool.session
-
-    async def close(self) -> None:
-        """Close the session if the client created it."""
-        await self.pool.close()
+    def with_options(self, options: ClientOptions) -> Transport:
+        """A transport with other settings, sharing this one's session."""
+        return Transport(options, self.pool)
 
     def url(self, path: tuple[str, ...]) -> URL:
         """``base_url`` + API prefix + encoded ``path`` segments."""
         encoded = "/".join((self._root, *(encode_segment(p) for p in path)))
-        return self.base_url.with_path(encoded, encoded=True)
-
-    def _request_headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        headers = dict(self._headers)
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        if extra:
-            headers.update(extra)
-        return headers
+        return self.options.base_url.with_path(encoded, encoded=True)
 
     @overload
     async def request(
@@ -219,6 +117,7 @@ class Transport:
         body: Any = ...,
         params: Mapping[str, str] | None = ...,
         idempotent: bool | None = ...,
+        control: bool = ...,
     ) -> T: ...
 
     @overload
@@ -231,6 +130,7 @@ class Transport:
         body: Any = ...,
         params: Mapping[str, str] | None = ...,
         idempotent: bool | None = ...,
+        control: bool = ...,
     ) -> None: ...
 
     async def request(
@@ -242,167 +142,277 @@ class Transport:
         body: Any = None,
         params: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        control: bool = False,
     ) -> T | None:
         """Send one JSON request and decode its answer into ``cast_to``.
 
-        Retries follow the method's safety: GET, PUT, PATCH and DELETE (and
-        calls marked ``idempotent``) are retried on connection errors and
-        transient statuses; other calls only when the server said, with
-        ``Retry-After`` on a 429/503, that it did not act.
+        ``idempotent`` defaults to the method's safety (see `RetryPolicy`).
+        ``control`` calls (``stop``, ``decide``) skip the ``max_connections``
+        slots, so they work while every slot holds a stream.
         """
+        url = self.url(path)
         data = None if body is None else _encoder.encode(body)
-        headers = self._request_headers({"Content-Type": "application/json"} if data else None)
-        timeout = aiohttp.ClientTimeout(total=self.timeout, connect=self.connect_timeout)
+        headers = {**self._headers, **_JSON_HEADERS} if data is not None else self._headers
+        what = f"{method} {url.path}"
+
+        async def attempt(session: aiohttp.ClientSession) -> bytes:
+            took_slot = False
+            phase = "pool"
+            try:
+                async with deadline(self.options.timeout):
+                    if not control:
+                        await self.pool.take_slot()
+                        took_slot = True
+                    phase = "send"
+                    async with session.request(
+                        method,
+                        url,
+                        data=data,
+                        params=params,
+                        headers=headers,
+                        timeout=self._client_timeout,
+                    ) as response:
+                        if response.status >= 400:
+                            raise await _status_failure(response)
+                        phase = "read"
+                        return await _read_limited(response, self.options.max_response_bytes, what)
+            except (_StatusFailure, APIResponseValidationError):
+                raise
+            except BaseException as exc:
+                raise self._translate(exc, what, phase) from exc
+            finally:
+                if took_slot:
+                    self.pool.give_slot()
+
         if idempotent is None:
-            idempotent = method in ("GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-        response = await self._send(
-            method,
-            self.url(path),
-            data=data,
-            params=params,
-            headers=headers,
-            timeout=timeout,
-            idempotent=idempotent,
-            max_retries=self.max_retries,
-        )
-        try:
-            payload = await response.read()
-        except asyncio.TimeoutError as exc:
-            raise APITimeoutError(f"{method} {response.url.path} timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise APIConnectionError(f"{method} {response.url.path} failed: {exc}") from exc
-        finally:
-            response.release()
+            idempotent = method in IDEMPOTENT_METHODS
+        payload = await self._with_retries(what, idempotent, attempt)
         if cast_to is None:
             return None
-        try:
-            return msgspec.json.decode(payload.strip() or b"{}", type=cast_to)
-        except msgspec.ValidationError as exc:
-            if b"null" not in payload:
-                raise StreamError(
-                    f"unexpected answer to {method} {response.url.path}: {exc}"
-                ) from None
-            try:
-                lenient: T = convert_lenient(msgspec.json.decode(payload), cast_to)
-            except msgspec.ValidationError as again:
-                raise StreamError(
-                    f"unexpected answer to {method} {response.url.path}: {again}"
-                ) from None
-            return lenient
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            raise StreamError(f"unexpected answer to {method} {response.url.path}: {exc}") from None
+        return _decode(payload, cast_to, what)
 
     async def open_stream(
-        self,
-        path: tuple[str, ...],
-        body: Any,
-        *,
-        idle_timeout: float | None,
-    ) -> aiohttp.ClientResponse:
-        """POST ``body`` and return the open ``text/event-stream`` response."""
-        headers = self._request_headers(
-            {"Content-Type": "application/json", "Accept": "text/event-stream"}
-        )
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=self.connect_timeout, sock_read=idle_timeout
-        )
-        response = await self._send(
-            "POST",
-            self.url(path),
-            data=_encoder.encode(body),
-            params=None,
-            headers=headers,
-            timeout=timeout,
-            idempotent=False,
-            max_retries=self.max_retries,
-        )
-        if response.content_type != "text/event-stream":
-            try:
-                text = await _read_capped(response)
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                text = ""
-            finally:
-                response.close()
-            raise StreamError(
-                f"expected text/event-stream, got {response.content_type!r}: "
-                f"{extract_message(text, response.status)}"
-            )
-        return response
+        self, path: tuple[str, ...], body: Any, *, idle_timeout: float | None
+    ) -> EventSource:
+        """POST ``body`` and return the open ``text/event-stream`` as an `EventSource`.
 
-    async def _send(
+        Opening (waiting for a slot, connecting, up to the headers) is bounded
+        by ``timeout``; each later wait for bytes by ``idle_timeout``.
+        """
+        url = self.url(path)
+        data = _encoder.encode(body)
+        headers = {**self._headers, **_STREAM_HEADERS}
+        what = f"POST {url.path}"
+
+        async def attempt(session: aiohttp.ClientSession) -> EventSource:
+            took_slot = False
+            response: aiohttp.ClientResponse | None = None
+            phase = "pool"
+            try:
+                async with deadline(self.options.timeout):
+                    await self.pool.take_slot()
+                    took_slot = True
+                    phase = "send"
+                    response = await session.request(
+                        "POST", url, data=data, headers=headers, timeout=self._client_timeout
+                    )
+                    if response.status >= 400:
+                        raise await _status_failure(response)
+                    if response.content_type != "text/event-stream":
+                        text = await _read_text(response, MAX_ERROR_BODY)
+                        raise APIResponseValidationError(
+                            f"{what}: expected text/event-stream, got "
+                            f"{response.content_type!r}: {extract_message(text, response.status)}"
+                        )
+                source = EventSource(
+                    response,
+                    pool=self.pool,
+                    idle_timeout=idle_timeout,
+                    max_frame_bytes=self.options.max_frame_bytes,
+                )
+                took_slot = False
+                return source
+            except (_StatusFailure, APIResponseValidationError):
+                raise
+            except BaseException as exc:
+                raise self._translate(exc, what, phase) from exc
+            finally:
+                if took_slot:
+                    self.pool.give_slot()
+                    if response is not None:
+                        response.close()
+
+        return await self._with_retries(what, False, attempt)
+
+    async def _with_retries(
         self,
-        method: str,
-        url: URL,
-        *,
-        data: bytes | None,
-        params: Mapping[str, str] | None,
-        headers: dict[str, str],
-        timeout: aiohttp.ClientTimeout,
+        what: str,
         idempotent: bool,
-        max_retries: int,
-    ) -> aiohttp.ClientResponse:
-        session = self.session
-        attempt = 0
+        attempt: Callable[[aiohttp.ClientSession], Awaitable[R]],
+    ) -> R:
+        """Run ``attempt`` until it succeeds or the `RetryPolicy` says stop."""
+        policy = self.options.retry
+        tries = 0
         while True:
             try:
-                response = await session.request(
-                    method, url, data=data, params=params, headers=headers, timeout=timeout
+                result = await attempt(self.pool.session())
+            except _StatusFailure as failure:
+                status = failure.error.status_code
+                delay = policy.after_status(
+                    tries, status, failure.retry_after, idempotent=idempotent
                 )
-            except asyncio.TimeoutError as exc:
-                if idempotent and attempt < max_retries:
-                    attempt = await self._pause(method, url, attempt, None, "timeout")
-                    continue
-                raise APITimeoutError(f"{method} {url.path} timed out") from exc
-            except aiohttp.ClientError as exc:
-                never_sent = isinstance(exc, aiohttp.ClientConnectorError)
-                if (idempotent or never_sent) and attempt < max_retries:
-                    attempt = await self._pause(method, url, attempt, None, type(exc).__name__)
-                    continue
-                raise APIConnectionError(f"{method} {url.path} failed: {exc}") from exc
-            log.debug("%s %s -> %d", method, url.path, response.status)
-            if response.status < 400:
-                return response
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            not_acted = response.status in (429, 503) and retry_after is not None
-            if (
-                response.status in RETRY_STATUSES
-                and (idempotent or not_acted)
-                and attempt < max_retries
-                and (retry_after is None or retry_after <= MAX_RETRY_AFTER)
-            ):
-                response.close()
-                attempt = await self._pause(
-                    method, url, attempt, retry_after, f"HTTP {response.status}"
+                if delay is None:
+                    raise failure.error from None
+                why = f"HTTP {status}"
+            except _NoAnswer as failure:
+                delay = None
+                if failure.retryable:
+                    delay = policy.after_failure(
+                        tries, idempotent=idempotent, never_sent=failure.never_sent
+                    )
+                if delay is None:
+                    raise failure.error from failure.__cause__
+                why = type(failure.error).__name__
+            else:
+                log.debug("%s done after %d retries", what, tries)
+                return result
+            log.info("retrying %s in %.2fs after %s", what, delay, why)
+            await self.pool.sleep(delay)
+            tries += 1
+
+    def _translate(self, exc: BaseException, what: str, phase: str) -> BaseException:
+        """The llmrix form of an exception raised while an attempt ran."""
+        if isinstance(exc, LlmrixError):
+            return exc
+        if self.pool.closed:
+            caused_by_close = isinstance(exc, (aiohttp.ClientError, RuntimeError)) or (
+                isinstance(exc, asyncio.CancelledError) and not _cancel_requested()
+            )
+            if caused_by_close:
+                return ClientClosedError(f"{what}: the client was closed")
+        if isinstance(exc, asyncio.CancelledError):
+            return exc
+        if isinstance(exc, aiohttp.TooManyRedirects):
+            return _NoAnswer(
+                APIConnectionError(f"{what}: too many redirects (a redirect loop?)"),
+                never_sent=False,
+                retryable=False,
+            )
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            seconds = self.options.connect_timeout
+            return _NoAnswer(
+                APITimeoutError(
+                    f"{what}: connecting timed out after {seconds} s (connect_timeout)"
+                ),
+                never_sent=True,
+            )
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return _NoAnswer(APIConnectionError(f"{what} failed: {exc}"), never_sent=True)
+        if isinstance(exc, aiohttp.ClientError):
+            return _NoAnswer(APIConnectionError(f"{what} failed: {exc}"), never_sent=False)
+        if isinstance(exc, asyncio.TimeoutError):
+            seconds = self.options.timeout
+            if phase == "pool":
+                return _NoAnswer(
+                    APITimeoutError(
+                        f"{what}: no free connection within {seconds} s (timeout): all "
+                        f"max_connections={self.pool.max_connections} were in use"
+                    ),
+                    never_sent=True,
+                    retryable=False,
                 )
-                continue
-            raise await self._error(response)
-
-    async def _pause(
-        self, method: str, url: URL, attempt: int, retry_after: float | None, why: str
-    ) -> int:
-        delay = backoff_delay(attempt) if retry_after is None else retry_after
-        log.info("retrying %s %s in %.2fs after %s", method, url.path, delay, why)
-        await asyncio.sleep(delay)
-        return attempt + 1
-
-    async def _error(self, response: aiohttp.ClientResponse) -> APIError:
-        try:
-            text = await _read_capped(response)
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            text = ""
-        finally:
-            response.close()
-        return error_for_status(response.status, extract_message(text, response.status), text)
+            return _NoAnswer(
+                APITimeoutError(f"{what} timed out after {seconds} s (timeout)"),
+                never_sent=False,
+            )
+        if isinstance(exc, RecursionError):
+            return APIResponseValidationError(f"{what}: the answer is nested too deeply")
+        return exc
 
 
-async def _read_capped(response: aiohttp.ClientResponse) -> str:
-    """Read at most `MAX_ERROR_BODY` bytes of a body, decoded leniently."""
+def _cancel_requested() -> bool:
+    """Whether the current task was really asked to cancel (knowable on 3.11+)."""
+    task = asyncio.current_task()
+    if task is None or sys.version_info < (3, 11):
+        return False
+    return task.cancelling() > 0
+
+
+async def _status_failure(response: aiohttp.ClientResponse) -> _StatusFailure:
+    """Read an error answer (capped) and build the `APIError` it stands for."""
+    try:
+        text = await _read_text(response, MAX_ERROR_BODY)
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        text = ""
+    finally:
+        response.close()
+    error = error_for_status(
+        response.status,
+        extract_message(text, response.status),
+        text,
+        headers=response.headers,
+    )
+    return _StatusFailure(error, retry_after_seconds(response.headers.get("Retry-After")))
+
+
+async def _read_limited(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The whole body, or `APIResponseValidationError` once it passes ``limit`` bytes."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise _too_large(what, limit)
     chunks: list[bytes] = []
     size = 0
-    while size < MAX_ERROR_BODY:
-        chunk = await response.content.read(MAX_ERROR_BODY - size)
+    while chunk := await response.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(what, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(what: str, limit: int) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"{what}: the answer is larger than max_response_bytes={limit}"
+    )
+
+
+async def _read_text(response: aiohttp.ClientResponse, limit: int) -> str:
+    """At most ``limit`` bytes of a body, decoded leniently."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await response.content.read(limit - size)
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _decode(payload: bytes, cast_to: type[T], what: str) -> T:
+    """Decode a JSON answer into ``cast_to``, or raise `APIResponseValidationError`."""
+    payload = payload.strip() or b"{}"
+    try:
+        try:
+            return msgspec.json.decode(payload, type=cast_to)
+        except msgspec.DecodeError:
+            repaired = replace_lone_surrogates(payload)
+            if repaired is None:
+                raise
+            payload = repaired
+            return msgspec.json.decode(payload, type=cast_to)
+    except msgspec.ValidationError as exc:
+        if b"null" in payload:
+            try:
+                lenient: T = convert_lenient(msgspec.json.decode(payload), cast_to)
+            except msgspec.ValidationError:
+                pass
+            else:
+                return lenient
+        raise APIResponseValidationError(f"unexpected answer to {what}: {exc}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise APIResponseValidationError(f"unexpected answer to {what}: {exc}") from None
+    except RecursionError:
+        raise APIResponseValidationError(
+            f"unexpected answer to {what}: JSON nested too deeply"
+        ) from None

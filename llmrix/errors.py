@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .events import ErrorEvent, HitlInterruptEvent
+
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "InternalServerError",
     "LlmrixError",
@@ -24,14 +32,30 @@ class LlmrixError(Exception):
     """Base class of every error raised by the SDK."""
 
 
-class APIError(LlmrixError):
-    """The server answered with a non-2xx status."""
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id")
 
-    def __init__(self, status_code: int, message: str, body: str = "") -> None:
+
+class APIError(LlmrixError):
+    """The server answered with a non-2xx status.
+
+    ``body`` is the answer's text (capped), ``headers`` its headers, and
+    ``request_id`` the server's id for the request when a header carries one.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        body: str = "",
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(f"HTTP {status_code}: {message}")
         self.status_code = status_code
         self.message = message
         self.body = body
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.request_id: str | None = request_id_of(self.headers)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code!r}, message={self.message!r})"
@@ -73,13 +97,21 @@ class APITimeoutError(APIConnectionError):
     """A timeout fired: total request time, connect, or a stalled stream."""
 
 
+class ClientClosedError(LlmrixError):
+    """The client was closed before or while the call or stream ran."""
+
+
+class APIResponseValidationError(LlmrixError):
+    """A successful answer could not be read: not JSON, the wrong shape, or too large."""
+
+
 class StreamError(LlmrixError):
     """The stream could not go on: bad SSE or JSON, a cut-off stream, or a run error.
 
     ``event`` holds the server's ``ErrorEvent`` when the run itself failed.
     """
 
-    def __init__(self, message: str, *, event: object | None = None) -> None:
+    def __init__(self, message: str, *, event: ErrorEvent | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.event = event
@@ -92,7 +124,7 @@ class RunPausedError(LlmrixError):
     with ``stream.decide()`` and call ``final_text()`` again to read on.
     """
 
-    def __init__(self, interrupt: object) -> None:
+    def __init__(self, interrupt: HitlInterruptEvent) -> None:
         what = getattr(interrupt, "description", "") or getattr(interrupt, "action_name", "")
         super().__init__(f"the run is waiting for a human decision: {what}".rstrip(": "))
         self.interrupt = interrupt
@@ -109,8 +141,18 @@ _BY_STATUS: dict[int, type[APIError]] = {
 }
 
 
-def error_for_status(status_code: int, message: str, body: str) -> APIError:
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The server's request id, from the first header that carries one."""
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name) or headers.get(name.title())
+        if value:
+            return value
+    return None
+
+
+def error_for_status(
+    status_code: int, message: str, body: str, *, headers: Mapping[str, str] | None = None
+) -> APIError:
     """Build the `APIError` subclass that matches ``status_code``."""
-    if status_code >= 500:
-        return InternalServerError(status_code, message, body)
-    return _BY_STATUS.get(status_code, APIError)(status_code, message, body)
+    kind = InternalServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIError)
+    return kind(status_code, message, body, headers=headers)

@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
 
-import aiohttp
 import msgspec
 
-from .errors import APITimeoutError, RunPausedError, StreamError
+from ._eventsource import EventSource
+from .errors import RunPausedError, StreamError
 from .events import (
     ErrorEvent,
     HitlInterruptEvent,
     MessageChunkEvent,
     RunStartEvent,
     StreamEvent,
-    decode_frames,
 )
 from .models import ChatRequest, HitlDecision
-from .sse import SSEDecoder
-
-if TYPE_CHECKING:
-    from .resources.chat import Chat
 
 __all__ = ["ChatStream"]
+
+Connect = Callable[[ChatRequest], Awaitable[EventSource]]
+"""Sends a chat request and returns the open stream of its turn."""
 
 
 class ChatStream:
@@ -42,39 +38,47 @@ class ChatStream:
     ``async with``) resumes the run on a new request; iterate again to read it.
     """
 
-    def __init__(self, chat: Chat, request: ChatRequest, *, idle_timeout: float | None) -> None:
-        self._chat = chat
+    def __init__(
+        self,
+        request: ChatRequest,
+        *,
+        connect: Connect,
+        stop: Callable[[], Awaitable[None]],
+        decide: Callable[[Sequence[HitlDecision]], Awaitable[None]],
+    ) -> None:
         self._request = request
-        self._idle_timeout = idle_timeout
-        self._response: aiohttp.ClientResponse | None = None
-        self._decoder = SSEDecoder(max_frame_bytes=chat._transport.max_frame_bytes)
+        self._connect = connect
+        self._stop = stop
+        self._decide = decide
+        self._source: EventSource | None = None
         self._pending: deque[StreamEvent] = deque()
         self._exhausted = False
+        self._failed = False
         self._end_error: StreamError | None = None
         self._last_decoded: StreamEvent | None = None
+        self._last_yielded: StreamEvent | None = None
+        self._answered: StreamEvent | None = None
         self._text: list[str] | None = None
         self._entered = False
         self.run_id: str | None = None
         """The run's id, once ``run_start`` has been yielded."""
-        self._last_yielded: StreamEvent | None = None
-        self._answered: StreamEvent | None = None
 
     @property
     def request(self) -> ChatRequest:
         """The request this stream sent."""
         return self._request
 
+    @property
+    def response_headers(self) -> Mapping[str, str]:
+        """The headers of the stream's HTTP response (empty before it opens)."""
+        return self._source.headers if self._source is not None else {}
+
     async def __aenter__(self) -> ChatStream:
-        if self._response is not None or self._exhausted:
+        if self._source is not None or self._exhausted:
             raise RuntimeError("a ChatStream can be entered only once")
-        self._response = await self._open(self._request)
+        self._source = await self._connect(self._request)
         self._entered = True
         return self
-
-    async def _open(self, request: ChatRequest) -> aiohttp.ClientResponse:
-        return await self._chat._transport.open_stream(
-            self._chat._path("chat"), request, idle_timeout=self._idle_timeout
-        )
 
     async def __aexit__(
         self,
@@ -83,14 +87,17 @@ class ChatStream:
         tb: TracebackType | None,
     ) -> None:
         self._entered = False
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Drop the connection now; iteration then ends."""
         self.close()
 
     def close(self) -> None:
-        """Drop the connection now; iteration then ends."""
-        response, self._response = self._response, None
+        """Drop the connection now (the synchronous form of `aclose`)."""
         self._exhausted = True
-        if response is not None:
-            response.close()
+        if self._source is not None:
+            self._source.close()
 
     def __aiter__(self) -> ChatStream:
         return self
@@ -103,7 +110,7 @@ class ChatStream:
                     error, self._end_error = self._end_error, None
                     raise error
                 raise StopAsyncIteration
-            await self._read()
+            await self._fill()
         event = pending.popleft()
         kind = type(event)
         if kind is MessageChunkEvent:
@@ -114,6 +121,28 @@ class ChatStream:
         self._last_yielded = event
         return event
 
+    async def _fill(self) -> None:
+        """Queue the next batch of events, or mark the stream as over."""
+        source = self._source
+        if source is None:
+            raise RuntimeError("use the ChatStream inside 'async with' before iterating it")
+        try:
+            events = await source.next_batch()
+        except BaseException:
+            self._exhausted = self._failed = True
+            source.close()
+            raise
+        if events:
+            self._pending.extend(events)
+            self._last_decoded = events[-1]
+            return
+        self._exhausted = True
+        if not source.saw_terminal and not isinstance(self._last_decoded, HitlInterruptEvent):
+            self._failed = True
+            self._end_error = StreamError(
+                "stream ended before the run finished (no terminal event)"
+            )
+
     @property
     def interrupt(self) -> HitlInterruptEvent | None:
         """The interrupt awaiting a decision, if the last event yielded is one."""
@@ -122,60 +151,9 @@ class ChatStream:
             return event
         return None
 
-    async def _read(self) -> None:
-        response = self._response
-        if response is None:
-            raise RuntimeError("use the ChatStream inside 'async with' before iterating it")
-        if self._chat._transport.is_closed:
-            self.close()
-            raise StreamError("the client was closed while the stream was open")
-        chunk: bytes | None = None
-        try:
-            chunk = await response.content.readany()
-            names, datas = self._decoder.feed_split(chunk) if chunk else self._decoder.flush_split()
-            queued = len(self._pending)
-            terminal = decode_frames(names, datas, self._pending)
-            if len(self._pending) > queued:
-                self._last_decoded = self._pending[-1]
-            if terminal:
-                self._finish()
-                return
-        except asyncio.TimeoutError as exc:
-            self.close()
-            raise APITimeoutError(
-                f"no data from the server for {self._idle_timeout} s (stream_idle_timeout)"
-            ) from exc
-        except StreamError as exc:
-            self.close()
-            if chunk == b"":
-                exc = StreamError(f"stream ended before the run finished, inside a frame: {exc}")
-            self._end_error = exc
-            return
-        except aiohttp.ClientError as exc:
-            self.close()
-            if self._chat._transport.is_closed:
-                raise StreamError("the client was closed while the stream was open") from exc
-            raise StreamError(f"stream ended before the run finished: {exc}") from exc
-        except BaseException:
-            self.close()
-            raise
-        if not chunk:
-            if not isinstance(self._last_decoded, HitlInterruptEvent):
-                self._end_error = StreamError(
-                    "stream ended before the run finished (no terminal event)"
-                )
-            self._finish()
-
-    def _finish(self) -> None:
-        """The run is over: hand the connection back to the pool."""
-        response, self._response = self._response, None
-        self._exhausted = True
-        if response is not None:
-            response.release()
-
     async def stop(self) -> None:
         """Ask the server to cancel the run; the loop then receives ``cancelled``."""
-        await self._chat.stop()
+        await self._stop()
 
     async def decide(self, decisions: Sequence[HitlDecision]) -> None:
         """Answer the pending interrupt; the resumed run's events follow in the loop.
@@ -185,18 +163,17 @@ class ChatStream:
         """
         if not decisions:
             raise ValueError("decide() needs at least one HitlDecision")
-        if self._exhausted and self.interrupt is not None and self._end_error is None:
+        if self._exhausted and self.interrupt is not None and not self._failed:
             if not self._entered:
                 raise RuntimeError(
                     "the stream is closed; resume with chat.stream(..., hitl_decisions=...)"
                 )
             request = msgspec.structs.replace(self._request, hitl_decisions=list(decisions))
-            self._response = await self._open(request)
+            self._source = await self._connect(request)
             self._request = request
-            self._decoder = SSEDecoder(max_frame_bytes=self._chat._transport.max_frame_bytes)
             self._exhausted = False
         else:
-            await self._chat.decide(decisions)
+            await self._decide(decisions)
         self._answered = self._last_yielded
         self._last_decoded = None
 

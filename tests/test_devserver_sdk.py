@@ -11,6 +11,7 @@ from llmrix import (
     APITimeoutError,
     AuthenticationError,
     CancelledEvent,
+    ClientClosedError,
     ErrorEvent,
     HitlDecision,
     HitlInterruptEvent,
@@ -321,7 +322,7 @@ async def test_closing_the_client_mid_stream_is_a_clear_error(
 ) -> None:
     client = LlmrixClient(llmrix_server.base_url)
     conversation = await client.conversations.create("t")
-    with pytest.raises(StreamError, match="client was closed"):
+    with pytest.raises(ClientClosedError, match="client was closed"):
         async with client.chat(conversation.id).stream("/slow") as stream:
             async for event in stream:
                 if isinstance(event, MessageChunkEvent):

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from llmrix import (
     APIConnectionError,
+    APIResponseValidationError,
     APITimeoutError,
     LlmrixClient,
     MessageChunkEvent,
@@ -23,7 +24,7 @@ from llmrix import (
     RunStartEvent,
     StreamError,
 )
-from llmrix._transport import MAX_RETRY_AFTER, retry_after_seconds
+from llmrix._retry import RetryPolicy, retry_after_seconds
 
 CHAT = "/api/open/v1/conversations/{id}/chat"
 START = b'data: {"channel":"lifecycle","type":"run_start","run_id":"r"}\n\n'
@@ -96,7 +97,7 @@ async def test_retry_after_beyond_the_cap_is_not_waited_for(
 
     async def handler(request: web.Request) -> web.Response:
         calls.append(request.method)
-        wait = str(MAX_RETRY_AFTER + 60)
+        wait = str(RetryPolicy().max_retry_after + 60)
         return web.json_response({"message": "later"}, status=429, headers={"Retry-After": wait})
 
     app = web.Application()
@@ -114,7 +115,7 @@ async def test_json_answer_to_chat_is_a_clear_error(
         return web.json_response({"message": "use the SSE endpoint"})
 
     client = make_client(await serve(chat_app(handler)))
-    with pytest.raises(StreamError, match=r"application/json.*use the SSE endpoint"):
+    with pytest.raises(APIResponseValidationError, match=r"application/json.*use the SSE endpoint"):
         async with client.chat("c").stream("hi"):
             pass
     assert acquired(client) == 0

@@ -14,6 +14,7 @@ from llmrix import (
     Agent,
     AgentCreateRequest,
     AgentUpdateRequest,
+    APIResponseValidationError,
     Conversation,
     ConversationCreateRequest,
     CronCreateRequest,
@@ -23,7 +24,6 @@ from llmrix import (
     Mate,
     Message,
     PageResult,
-    StreamError,
     ToolCall,
 )
 
@@ -208,7 +208,7 @@ async def test_iter_stops_if_the_cursor_does_not_advance(
 ) -> None:
     stuck = {"items": [{"id": "c", "seq": 0}], "has_more": True}
     _, client = await start(serve, make_client, {("GET", "/conversations"): stuck})
-    with pytest.raises(StreamError, match="did not advance"):
+    with pytest.raises(APIResponseValidationError, match="did not advance"):
         [c async for c in client.conversations.iter()]
 
 

@@ -12,6 +12,7 @@ from _support import ServeApp, acquired
 from aiohttp import web
 
 from llmrix import (
+    APIResponseValidationError,
     CancelledEvent,
     ChatRequest,
     ErrorEvent,
@@ -215,7 +216,9 @@ async def test_non_sse_answer_is_a_clear_error(
     app = web.Application()
     app.router.add_post(CHAT, chat)
     client = make_client(await serve(app))
-    with pytest.raises(StreamError, match="expected text/event-stream, got 'text/html'"):
+    with pytest.raises(
+        APIResponseValidationError, match="expected text/event-stream, got 'text/html'"
+    ):
         await collect(client)
     assert acquired(client) == 0
 

@@ -12,9 +12,11 @@ from _support import ServeApp, acquired
 from aiohttp import web
 
 from llmrix import LlmrixClient
+from llmrix._pool import CONTROL_HEADROOM
 from llmrix.errors import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
@@ -23,7 +25,6 @@ from llmrix.errors import (
     LlmrixError,
     NotFoundError,
     RateLimitError,
-    StreamError,
     UnprocessableEntityError,
 )
 
@@ -189,7 +190,7 @@ def flaky_app(failures: int, status: int, retry_after: str | None = None) -> web
 async def test_get_is_retried_until_success(
     serve: ServeApp, make_client: Callable[..., LlmrixClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llmrix._transport.backoff_delay", lambda attempt: 0.01)
+    monkeypatch.setattr("llmrix._retry.RetryPolicy.backoff", lambda self, attempt: 0.01)
     app = flaky_app(2, 503)
     client = make_client(await serve(app))
     conversation = await client.conversations.get("c1")
@@ -200,7 +201,7 @@ async def test_get_is_retried_until_success(
 async def test_retries_exhausted_raise_the_real_error(
     serve: ServeApp, make_client: Callable[..., LlmrixClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llmrix._transport.backoff_delay", lambda attempt: 0.01)
+    monkeypatch.setattr("llmrix._retry.RetryPolicy.backoff", lambda self, attempt: 0.01)
     app = flaky_app(100, 500)
     client = make_client(await serve(app), max_retries=3)
     with pytest.raises(InternalServerError) as info:
@@ -246,7 +247,7 @@ async def test_decide_is_never_retried(
 async def test_stop_is_retried(
     serve: ServeApp, make_client: Callable[..., LlmrixClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llmrix._transport.backoff_delay", lambda attempt: 0.01)
+    monkeypatch.setattr("llmrix._retry.RetryPolicy.backoff", lambda self, attempt: 0.01)
     app = flaky_app(1, 502)
     client = make_client(await serve(app))
     await client.chat("c1").stop()
@@ -395,14 +396,14 @@ async def test_invalid_answer_shape_is_a_clear_error(
     serve: ServeApp, make_client: Callable[..., LlmrixClient]
 ) -> None:
     client = make_client(await serve(status_app(200, b'{"id": 5}')))
-    with pytest.raises(StreamError, match=r"Expected `str`, got `int` - at `\$.id`"):
+    with pytest.raises(APIResponseValidationError, match=r"Expected `str`, got `int` - at `\$.id`"):
         await client.conversations.get("c1")
 
 
 async def test_with_options_changes_retries_per_call_and_shares_the_session(
     serve: ServeApp, make_client: Callable[..., LlmrixClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llmrix._transport.backoff_delay", lambda attempt: 0.01)
+    monkeypatch.setattr("llmrix._retry.RetryPolicy.backoff", lambda self, attempt: 0.01)
     app = flaky_app(3, 503)
     client = make_client(await serve(app), max_retries=0)
     with pytest.raises(InternalServerError):
@@ -419,15 +420,16 @@ async def test_with_options_changes_retries_per_call_and_shares_the_session(
 
 async def test_max_connections_sets_the_pool_size(make_client: Callable[..., LlmrixClient]) -> None:
     client = make_client("http://127.0.0.1:9", max_connections=7)
-    session = client._transport.session
+    session = client._transport.pool.session()
     assert session.connector is not None
-    assert session.connector.limit == 7
+    assert session.connector.limit == 7 + CONTROL_HEADROOM
 
 
 def test_repr_and_base_url_hide_credentials_and_keep_the_encoded_prefix() -> None:
-    client = LlmrixClient("http://user:pw@example.test/gw%2Fx/", api_key=SECRET)
+    client = LlmrixClient("http://user:pw@example.test/gw%2Fx/")
     assert client.base_url == "http://example.test/gw%2Fx"
     assert "pw" not in repr(client)
+    assert "pw" not in repr(client.options)
     assert client._transport.url(("conversations", "c")).raw_path == (
         "/gw%2Fx/api/open/v1/conversations/c"
     )

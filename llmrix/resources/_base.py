@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from .._transport import Transport
-from ..errors import StreamError
+from ..errors import APIResponseValidationError
 from ..models import Cursor, PageResult
 
 
@@ -43,5 +43,5 @@ async def paginate(fetch: Callable[[Cursor], Awaitable[PageResult[S]]]) -> Async
             return
         following = page.items[-1].seq
         if following == cursor:
-            raise StreamError(f"pagination cursor did not advance past {cursor!r}")
+            raise APIResponseValidationError(f"pagination cursor did not advance past {cursor!r}")
         cursor = following

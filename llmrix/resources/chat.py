@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from .._transport import Transport, encode_segment
+from .._eventsource import EventSource
+from .._options import check_timeout
+from .._transport import Transport
+from .._urls import encode_segment
 from ..events import StreamEvent
 from ..models import Attachment, ChatRequest, DecideRequest, HitlDecision
 from ..streaming import ChatStream
@@ -68,8 +72,15 @@ class Chat:
     ) -> ChatStream:
         """Like `stream`, with a ready-made `ChatRequest`."""
         if stream_idle_timeout is CLIENT_DEFAULT:
-            stream_idle_timeout = self._transport.stream_idle_timeout
-        return ChatStream(self, request, idle_timeout=stream_idle_timeout)
+            stream_idle_timeout = self._transport.options.stream_idle_timeout
+        check_timeout("stream_idle_timeout", stream_idle_timeout)
+        connect = functools.partial(self._connect, idle_timeout=stream_idle_timeout)
+        return ChatStream(request, connect=connect, stop=self.stop, decide=self.decide)
+
+    async def _connect(self, request: ChatRequest, *, idle_timeout: float | None) -> EventSource:
+        return await self._transport.open_stream(
+            self._path("chat"), request, idle_timeout=idle_timeout
+        )
 
     async def complete(self, message: str, **options: Any) -> str:
         """Run a turn to the end and return the assistant's whole text."""
@@ -94,7 +105,9 @@ class Chat:
 
     async def stop(self) -> None:
         """Cancel the conversation's running turn (harmless when none runs)."""
-        await self._transport.request("POST", self._path("chat", "stop"), body={}, idempotent=True)
+        await self._transport.request(
+            "POST", self._path("chat", "stop"), body={}, idempotent=True, control=True
+        )
 
     async def decide(self, decisions: Sequence[HitlDecision]) -> None:
         """Answer a paused run's interrupt."""
@@ -104,4 +117,5 @@ class Chat:
             "POST",
             self._path("chat", "hitl", "decide"),
             body=DecideRequest(decisions=list(decisions)),
+            control=True,
         )

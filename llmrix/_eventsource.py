@@ -1,0 +1,149 @@
+"""``EventSource``: the wire side of one chat turn.
+
+It owns the aiohttp response from the moment the headers arrive until it is
+released, feeds the bytes to the SSE and event decoders, times each wait for
+bytes, and turns every aiohttp or decoder failure into an `LlmrixError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import aiohttp
+
+from ._compat import deadline
+from ._pool import SessionPool
+from .errors import APITimeoutError, ClientClosedError, LlmrixError, StreamError
+from .events import StreamEvent, decode_frames
+from .sse import SSEDecoder
+
+__all__ = ["EventSource"]
+
+
+class EventSource:
+    """Batches of events from one open ``text/event-stream`` response.
+
+    ``next_batch`` returns the events decoded from the next read (keep-alives
+    dropped, nothing after a terminal event) and ``[]`` once the stream is
+    over; ``saw_terminal`` then tells a finished run from a stream that
+    stopped. Bytes already received are always handed over: the idle timer
+    only runs while nothing is buffered. A bad frame raises on the call after
+    the one that returned the events before it.
+    """
+
+    __slots__ = (
+        "_aborted",
+        "_content",
+        "_decoder",
+        "_error",
+        "_idle_timeout",
+        "_pool",
+        "_response",
+        "headers",
+        "saw_terminal",
+    )
+
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        *,
+        pool: SessionPool,
+        idle_timeout: float | None,
+        max_frame_bytes: int,
+    ) -> None:
+        self._response: aiohttp.ClientResponse | None = response
+        self._content = response.content
+        self._pool = pool
+        self._idle_timeout = idle_timeout
+        self._decoder = SSEDecoder(max_frame_bytes=max_frame_bytes)
+        self._error: LlmrixError | None = None
+        self._aborted = False
+        self.headers: Mapping[str, str] = response.headers
+        """The response headers."""
+        self.saw_terminal = False
+        """Whether a terminal event (``run_end``, ``error``, ``cancelled``) came."""
+        pool.register(self)
+
+    async def next_batch(self) -> list[StreamEvent]:
+        """The next events; ``[]`` when the stream is over."""
+        events: list[StreamEvent] = []
+        while not events:
+            if self._response is None:
+                if self._error is not None:
+                    error, self._error = self._error, None
+                    raise error
+                return events
+            chunk = await self._read()
+            try:
+                if chunk:
+                    names, datas = self._decoder.feed_split(chunk)
+                else:
+                    names, datas = self._decoder.flush_split()
+                self.saw_terminal = decode_frames(names, datas, events)
+            except (StreamError, RecursionError) as exc:
+                self.close()
+                reason = str(exc) if isinstance(exc, StreamError) else "JSON nested too deeply"
+                if not chunk:
+                    reason = f"stream ended before the run finished, inside a frame: {reason}"
+                self._error = StreamError(reason)
+            else:
+                if self.saw_terminal or not chunk:
+                    self._release()
+        return events
+
+    async def _read(self) -> bytes:
+        """Bytes already buffered, else the next bytes to arrive (b"" at the end)."""
+        content = self._content
+        try:
+            chunk = content.read_nowait()
+            if chunk or content.at_eof():
+                return chunk
+            if self._idle_timeout is None:
+                return await content.readany()
+            try:
+                async with deadline(self._idle_timeout):
+                    return await content.readany()
+            except asyncio.TimeoutError:
+                chunk = content.read_nowait()
+                if chunk or content.at_eof():
+                    return chunk
+                raise APITimeoutError(
+                    f"no data from the server for {self._idle_timeout} s (stream_idle_timeout)"
+                ) from None
+        except LlmrixError:
+            self.close()
+            self._error = None
+            raise
+        except aiohttp.ClientError as exc:
+            self.close()
+            if self._aborted or self._pool.closed:
+                raise ClientClosedError("the client was closed while the stream was open") from exc
+            raise StreamError(f"stream ended before the run finished: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    def _release(self) -> None:
+        """The stream is over: hand the connection back to the pool."""
+        response, self._response = self._response, None
+        if response is not None:
+            response.release()
+            self._pool.unregister(self)
+            self._pool.give_slot()
+
+    def close(self) -> None:
+        """Drop the connection now (idempotent)."""
+        response, self._response = self._response, None
+        if response is not None:
+            response.close()
+            self._pool.unregister(self)
+            self._pool.give_slot()
+
+    def abort(self) -> None:
+        """The client is closing: fail the read in progress, then drop the connection."""
+        if self._response is not None:
+            self._aborted = True
+            self._error = ClientClosedError("the client was closed while the stream was open")
+            self._content.set_exception(self._error)
+            self.close()
