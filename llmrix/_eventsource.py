@@ -81,9 +81,9 @@ class EventSource:
                 else:
                     names, datas = self._decoder.flush_split()
                 self.saw_terminal = decode_frames(names, datas, events)
-            except (StreamError, RecursionError) as exc:
+            except StreamError as exc:
                 self.close()
-                reason = str(exc) if isinstance(exc, StreamError) else "JSON nested too deeply"
+                reason = str(exc)
                 if not chunk:
                     reason = f"stream ended before the run finished, inside a frame: {reason}"
                 self._error = StreamError(reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable
 from typing import Protocol
 
 import aiohttp
@@ -101,18 +102,30 @@ class SessionPool:
         if self.closed:
             raise ClientClosedError("the client is closed")
         loop = asyncio.get_running_loop()
-        if self._loop is None:
+        if self._loop is not loop:
+            if self._loop is not None:
+                self._leave_finished_loop()
             self._loop = loop
-        elif self._loop is not loop:
-            raise LlmrixError(
-                "this LlmrixClient is bound to the event loop it was first used in; "
-                "create one client per event loop (for example inside the coroutine "
-                "given to asyncio.run)"
-            )
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections + CONTROL_HEADROOM)
             self._session = aiohttp.ClientSession(connector=connector, trust_env=self._trust_env)
         return self._session
+
+    def _leave_finished_loop(self) -> None:
+        """Drop the session of an event loop that has ended (as after ``asyncio.run``)."""
+        assert self._loop is not None
+        if not self._loop.is_closed() or not self._owned:
+            raise LlmrixError(
+                "this LlmrixClient is in use in another event loop; create one client per "
+                "event loop (for example inside the coroutine given to asyncio.run)"
+            )
+        session, self._session = self._session, None
+        if session is not None:
+            if session.connector is not None:
+                _finish_now(session.connector.close())
+            session.detach()
+        self._slots = _Slots(self._max_connections)
+        self._open.clear()
 
     async def take_slot(self) -> None:
         """Wait for one of the ``max_connections`` slots."""
@@ -156,14 +169,27 @@ class SessionPool:
         for item in list(self._open):
             item.abort()
         self._open.clear()
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            self._leave_finished_loop()
         session, self._session = self._session, None
         if session is not None and self._owned:
-            loop = self._loop
-            if loop is not None and loop is not asyncio.get_running_loop():
-                raise LlmrixError("close the LlmrixClient in the event loop it was used in")
             await session.close()
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+def _finish_now(closing: Awaitable[None]) -> None:
+    """Run a close coroutine whose loop has ended.
+
+    With the loop closed, aiohttp only marks the connector closed and forgets
+    its sockets, so the coroutine completes without suspending.
+    """
+    steps = closing.__await__()
+    try:
+        next(steps)
+    except StopIteration:
+        return
+    steps.close()

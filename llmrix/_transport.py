@@ -285,7 +285,7 @@ class Transport:
         if isinstance(exc, LlmrixError):
             return exc
         if self.pool.closed:
-            caused_by_close = isinstance(exc, (aiohttp.ClientError, RuntimeError)) or (
+            caused_by_close = isinstance(exc, Exception) or (
                 isinstance(exc, asyncio.CancelledError) and not _cancel_requested()
             )
             if caused_by_close:

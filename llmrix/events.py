@@ -15,6 +15,7 @@ from typing import Any, ClassVar, get_args
 
 import msgspec
 
+from ._json import replace_lone_surrogates
 from ._nulls import convert_lenient
 from .errors import StreamError
 
@@ -247,8 +248,15 @@ def decode_event(data: bytes, event_name: bytes = b"") -> StreamEvent | None:
         return None
     try:
         event = _decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except msgspec.DecodeError as exc:
+        repaired = replace_lone_surrogates(data)
+        if repaired is not None:
+            return decode_event(repaired, event_name)
         return _decode_slow(data, event_name, exc)
+    except (msgspec.ValidationError, UnicodeDecodeError) as exc:
+        return _decode_slow(data, event_name, exc)
+    except RecursionError:
+        raise StreamError(f"JSON nested too deeply in SSE frame: {_snippet(data)!r}") from None
     return _screened(event, data, event_name)
 
 
@@ -268,6 +276,8 @@ def _decode_slow(data: bytes, event_name: bytes, exc: Exception | None) -> Strea
         obj = _any_decoder.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise StreamError(f"malformed JSON in SSE frame: {_snippet(data)!r}") from None
+    except RecursionError:
+        raise StreamError(f"JSON nested too deeply in SSE frame: {_snippet(data)!r}") from None
     if not isinstance(obj, dict):
         raise StreamError(f"SSE frame data is not a JSON object: {_snippet(data)!r}")
     kind = obj.get("type") or ""
@@ -327,7 +337,7 @@ def _decode_run(
         events: list[StreamEvent] = []
         try:
             events.extend(map(_decoder.decode, islice(datas, start, stop)))
-        except (msgspec.MsgspecError, UnicodeDecodeError):
+        except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
             failed = True
         else:
             failed = False
