@@ -16,7 +16,7 @@ from ._urls import parse_base_url
 from ._version import __version__
 from .sse import DEFAULT_MAX_FRAME_BYTES
 
-__all__ = ["ClientOptions", "OptionChanges"]
+__all__ = ["ClientOptions", "OptionChanges", "RequestOptions", "check_request_options"]
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
@@ -33,6 +33,39 @@ class OptionChanges(TypedDict, total=False):
     max_frame_bytes: int
     max_response_bytes: int
     headers: Mapping[str, str]
+
+
+class RequestOptions(TypedDict, total=False):
+    """Settings for one call, accepted by every resource method and ``chat.stream()``.
+
+    ``extra_headers`` and ``extra_query`` are added to the request,
+    ``extra_body`` is merged into its JSON body, and ``timeout`` replaces the
+    client's ``timeout`` for this call.
+    """
+
+    extra_headers: Mapping[str, str]
+    extra_query: Mapping[str, str]
+    extra_body: Mapping[str, object]
+    timeout: float | None
+
+
+def check_request_options(options: Mapping[str, object]) -> None:
+    """Raise ``TypeError``/``ValueError`` for an unknown or ill-typed per-call option."""
+    unknown = set(options) - set(RequestOptions.__annotations__)
+    if unknown:
+        raise TypeError(f"unknown per-call option(s): {', '.join(sorted(unknown))}")
+    for name in ("extra_headers", "extra_query"):
+        value = options.get(name)
+        if value is not None and not (
+            isinstance(value, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            raise TypeError(f"{name} must be a mapping of str to str")
+    extra_body = options.get("extra_body")
+    if extra_body is not None and not isinstance(extra_body, Mapping):
+        raise TypeError("extra_body must be a mapping")
+    if "timeout" in options:
+        check_timeout("timeout", options["timeout"])
 
 
 def check_timeout(name: str, value: object) -> None:

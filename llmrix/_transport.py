@@ -20,7 +20,7 @@ from ._compat import deadline
 from ._eventsource import EventSource
 from ._json import replace_lone_surrogates
 from ._nulls import convert_lenient
-from ._options import ClientOptions
+from ._options import ClientOptions, RequestOptions, check_request_options
 from ._pool import SessionPool
 from ._retry import IDEMPOTENT_METHODS, retry_after_seconds
 from ._urls import encode_segment
@@ -118,6 +118,7 @@ class Transport:
         params: Mapping[str, str] | None = ...,
         idempotent: bool | None = ...,
         control: bool = ...,
+        call: RequestOptions | None = ...,
     ) -> T: ...
 
     @overload
@@ -131,6 +132,7 @@ class Transport:
         params: Mapping[str, str] | None = ...,
         idempotent: bool | None = ...,
         control: bool = ...,
+        call: RequestOptions | None = ...,
     ) -> None: ...
 
     async def request(
@@ -143,23 +145,31 @@ class Transport:
         params: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         control: bool = False,
+        call: RequestOptions | None = None,
     ) -> T | None:
         """Send one JSON request and decode its answer into ``cast_to``.
 
         ``idempotent`` defaults to the method's safety (see `RetryPolicy`).
         ``control`` calls (``stop``, ``decide``) skip the ``max_connections``
-        slots, so they work while every slot holds a stream.
+        slots, so they work while every slot holds a stream. ``call`` holds
+        the caller's per-call options.
         """
         url = self.url(path)
+        timeout = self.options.timeout
+        extra_headers: Mapping[str, str] = {}
+        if call:
+            body, params, extra_headers, timeout = _apply(call, body, params, timeout)
         data = None if body is None else _encoder.encode(body)
         headers = {**self._headers, **_JSON_HEADERS} if data is not None else self._headers
+        if extra_headers:
+            headers = {**headers, **extra_headers}
         what = f"{method} {url.path}"
 
         async def attempt(session: aiohttp.ClientSession) -> bytes:
             took_slot = False
             phase = "pool"
             try:
-                async with deadline(self.options.timeout):
+                async with deadline(timeout):
                     if not control:
                         await self.pool.take_slot()
                         took_slot = True
@@ -192,7 +202,12 @@ class Transport:
         return _decode(payload, cast_to, what)
 
     async def open_stream(
-        self, path: tuple[str, ...], body: Any, *, idle_timeout: float | None
+        self,
+        path: tuple[str, ...],
+        body: Any,
+        *,
+        idle_timeout: float | None,
+        call: RequestOptions | None = None,
     ) -> EventSource:
         """POST ``body`` and return the open ``text/event-stream`` as an `EventSource`.
 
@@ -200,8 +215,13 @@ class Transport:
         by ``timeout``; each later wait for bytes by ``idle_timeout``.
         """
         url = self.url(path)
-        data = _encoder.encode(body)
+        timeout = self.options.timeout
+        params: Mapping[str, str] | None = None
         headers = {**self._headers, **_STREAM_HEADERS}
+        if call:
+            body, params, extra_headers, timeout = _apply(call, body, params, timeout)
+            headers.update(extra_headers)
+        data = _encoder.encode(body)
         what = f"POST {url.path}"
 
         async def attempt(session: aiohttp.ClientSession) -> EventSource:
@@ -209,12 +229,17 @@ class Transport:
             response: aiohttp.ClientResponse | None = None
             phase = "pool"
             try:
-                async with deadline(self.options.timeout):
+                async with deadline(timeout):
                     await self.pool.take_slot()
                     took_slot = True
                     phase = "send"
                     response = await session.request(
-                        "POST", url, data=data, headers=headers, timeout=self._client_timeout
+                        "POST",
+                        url,
+                        data=data,
+                        params=params,
+                        headers=headers,
+                        timeout=self._client_timeout,
                     )
                     if response.status >= 400:
                         raise await _status_failure(response)
@@ -328,6 +353,26 @@ class Transport:
         if isinstance(exc, RecursionError):
             return APIResponseValidationError(f"{what}: the answer is nested too deeply")
         return exc
+
+
+def _apply(
+    call: RequestOptions,
+    body: Any,
+    params: Mapping[str, str] | None,
+    timeout: float | None,
+) -> tuple[Any, Mapping[str, str] | None, Mapping[str, str], float | None]:
+    """Merge per-call options into a request's body, query, headers and timeout."""
+    check_request_options(call)
+    extra_body = call.get("extra_body")
+    if extra_body:
+        merged = {} if body is None else msgspec.to_builtins(body)
+        if not isinstance(merged, dict):
+            raise TypeError("extra_body needs a request whose body is a JSON object")
+        body = {**merged, **extra_body}
+    extra_query = call.get("extra_query")
+    if extra_query:
+        params = {**(params or {}), **extra_query}
+    return body, params, call.get("extra_headers") or {}, call.get("timeout", timeout)
 
 
 def _cancel_requested() -> bool:
