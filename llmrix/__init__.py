@@ -1,7 +1,8 @@
 """Async Python SDK for the llmrix AI Agent Platform."""
 
 from ._client import LlmrixClient
-from ._options import ClientOptions
+from ._options import ClientOptions, RequestOptions
+from ._raw import RawResponse, with_raw_response
 from ._retry import RetryPolicy
 from ._version import __version__
 from .errors import (
@@ -98,6 +99,8 @@ __all__ = [
     "NotFoundError",
     "PageResult",
     "RateLimitError",
+    "RawResponse",
+    "RequestOptions",
     "RetryPolicy",
     "RubricEndEvent",
     "RubricStartEvent",
@@ -114,4 +117,5 @@ __all__ = [
     "UnknownEvent",
     "UnprocessableEntityError",
     "__version__",
+    "with_raw_response",
 ]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import aiohttp
 
+from ._logs import setup_from_env
 from ._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from ._pool import SessionPool
 from ._retry import RetryPolicy
@@ -19,7 +20,8 @@ from .sse import DEFAULT_MAX_FRAME_BYTES
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._options import OptionChanges
+    from ._logs import setup_from_env
+from ._options import OptionChanges
 
 __all__ = ["LlmrixClient"]
 
@@ -43,6 +45,9 @@ class LlmrixClient:
     failures are retried; ``max_frame_bytes`` and ``max_response_bytes`` cap a
     stream frame and a call's answer. Proxy environment variables
     (``HTTPS_PROXY``, ``NO_PROXY``...) are honoured unless ``trust_env=False``.
+    ``trace_configs`` (aiohttp ``TraceConfig`` objects) are given to the session
+    the client creates, for tracing. ``LLMRIX_LOG=info`` (or ``debug``) prints
+    the ``llmrix`` logger: one line per call with its status, time and retries.
     """
 
     def __init__(
@@ -61,7 +66,9 @@ class LlmrixClient:
         trust_env: bool = True,
         session: aiohttp.ClientSession | None = None,
         headers: Mapping[str, str] | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
+        setup_from_env()
         base_url = base_url or os.environ.get("LLMRIX_BASE_URL")
         if not base_url:
             raise ValueError("no base_url given and LLMRIX_BASE_URL is not set")
@@ -84,7 +91,19 @@ class LlmrixClient:
             options = options.replace(max_retries=max_retries)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError(f"session must be an aiohttp.ClientSession, got {session!r}")
-        pool = SessionPool(max_connections=max_connections, trust_env=trust_env, session=session)
+        traces = list(trace_configs or ())
+        if not all(isinstance(trace, aiohttp.TraceConfig) for trace in traces):
+            raise TypeError("trace_configs must be aiohttp.TraceConfig objects")
+        if traces and session is not None:
+            raise TypeError(
+                "trace_configs apply to the session the client creates; add them to yours"
+            )
+        pool = SessionPool(
+            max_connections=max_connections,
+            trust_env=trust_env,
+            session=session,
+            trace_configs=traces,
+        )
         self._bind(Transport(options, pool), owner=True)
 
     def _bind(self, transport: Transport, *, owner: bool) -> None:

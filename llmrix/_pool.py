@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
 import aiohttp
@@ -76,8 +76,10 @@ class SessionPool:
         max_connections: int,
         trust_env: bool,
         session: aiohttp.ClientSession | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         self._session = session
+        self._trace_configs = list(trace_configs)
         self._owned = session is None
         self._max_connections = max_connections
         self._trust_env = trust_env
@@ -108,7 +110,11 @@ class SessionPool:
             self._loop = loop
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections + CONTROL_HEADROOM)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=self._trust_env)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=self._trust_env,
+                trace_configs=self._trace_configs or None,
+            )
         return self._session
 
     def _leave_finished_loop(self) -> None:

@@ -7,8 +7,8 @@ aiohttp; every foreign exception is translated here into an `LlmrixError`.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, overload
 
@@ -19,9 +19,11 @@ from yarl import URL
 from ._compat import deadline
 from ._eventsource import EventSource
 from ._json import replace_lone_surrogates
+from ._logs import log
 from ._nulls import convert_lenient
 from ._options import ClientOptions, RequestOptions, check_request_options
 from ._pool import SessionPool
+from ._raw import ResponseFacts, record
 from ._retry import IDEMPOTENT_METHODS, retry_after_seconds
 from ._urls import encode_segment
 from .errors import (
@@ -39,7 +41,6 @@ __all__ = ["Transport", "extract_message"]
 T = TypeVar("T")
 R = TypeVar("R")
 
-log = logging.getLogger("llmrix")
 
 API_PREFIX = ("api", "open", "v1")
 MAX_ERROR_BODY = 1024 * 1024
@@ -165,7 +166,7 @@ class Transport:
             headers = {**headers, **extra_headers}
         what = f"{method} {url.path}"
 
-        async def attempt(session: aiohttp.ClientSession) -> bytes:
+        async def attempt(session: aiohttp.ClientSession) -> tuple[bytes, aiohttp.ClientResponse]:
             took_slot = False
             phase = "pool"
             try:
@@ -185,7 +186,8 @@ class Transport:
                         if response.status >= 400:
                             raise await _status_failure(response)
                         phase = "read"
-                        return await _read_limited(response, self.options.max_response_bytes, what)
+                        limit = self.options.max_response_bytes
+                        return await _read_limited(response, limit, what), response
             except (_StatusFailure, APIResponseValidationError):
                 raise
             except BaseException as exc:
@@ -196,7 +198,7 @@ class Transport:
 
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
-        payload = await self._with_retries(what, idempotent, attempt)
+        payload, _ = await self._with_retries(method, url, idempotent, attempt)
         if cast_to is None:
             return None
         return _decode(payload, cast_to, what)
@@ -224,7 +226,9 @@ class Transport:
         data = _encoder.encode(body)
         what = f"POST {url.path}"
 
-        async def attempt(session: aiohttp.ClientSession) -> EventSource:
+        async def attempt(
+            session: aiohttp.ClientSession,
+        ) -> tuple[EventSource, aiohttp.ClientResponse]:
             took_slot = False
             response: aiohttp.ClientResponse | None = None
             phase = "pool"
@@ -256,7 +260,7 @@ class Transport:
                     max_frame_bytes=self.options.max_frame_bytes,
                 )
                 took_slot = False
-                return source
+                return source, response
             except (_StatusFailure, APIResponseValidationError):
                 raise
             except BaseException as exc:
@@ -267,26 +271,31 @@ class Transport:
                     if response is not None:
                         response.close()
 
-        return await self._with_retries(what, False, attempt)
+        source, _ = await self._with_retries("POST", url, False, attempt)
+        return source
 
     async def _with_retries(
         self,
-        what: str,
+        method: str,
+        url: URL,
         idempotent: bool,
-        attempt: Callable[[aiohttp.ClientSession], Awaitable[R]],
-    ) -> R:
-        """Run ``attempt`` until it succeeds or the `RetryPolicy` says stop."""
+        attempt: Callable[[aiohttp.ClientSession], Awaitable[tuple[R, aiohttp.ClientResponse]]],
+    ) -> tuple[R, aiohttp.ClientResponse]:
+        """Run ``attempt`` until it succeeds or the `RetryPolicy` says stop; log the outcome."""
         policy = self.options.retry
+        what = f"{method} {url.path}"
+        started = time.monotonic()
         tries = 0
         while True:
             try:
-                result = await attempt(self.pool.session())
+                result, response = await attempt(self.pool.session())
             except _StatusFailure as failure:
                 status = failure.error.status_code
                 delay = policy.after_status(
                     tries, status, failure.retry_after, idempotent=idempotent
                 )
                 if delay is None:
+                    self._report(method, url, status, failure.error.headers, started, tries)
                     raise failure.error from None
                 why = f"HTTP {status}"
             except _NoAnswer as failure:
@@ -296,14 +305,36 @@ class Transport:
                         tries, idempotent=idempotent, never_sent=failure.never_sent
                     )
                 if delay is None:
+                    log.info("%s failed after %d retries: %s", what, tries, failure.error)
                     raise failure.error from failure.__cause__
                 why = type(failure.error).__name__
             else:
-                log.debug("%s done after %d retries", what, tries)
-                return result
+                self._report(method, url, response.status, response.headers, started, tries)
+                return result, response
             log.info("retrying %s in %.2fs after %s", what, delay, why)
             await self.pool.sleep(delay)
             tries += 1
+
+    @staticmethod
+    def _report(
+        method: str,
+        url: URL,
+        status: int,
+        headers: Mapping[str, str],
+        started: float,
+        retries: int,
+    ) -> None:
+        """Log a call's answer and hand it to `with_raw_response`."""
+        elapsed = time.monotonic() - started
+        log.info(
+            "%s %s -> %d in %.3fs (%d retries)",
+            method,
+            url.with_user(None),
+            status,
+            elapsed,
+            retries,
+        )
+        record(ResponseFacts(method, str(url.with_user(None)), status, headers, elapsed, retries))
 
     def _translate(self, exc: BaseException, what: str, phase: str) -> BaseException:
         """The llmrix form of an exception raised while an attempt ran."""

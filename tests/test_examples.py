@@ -40,6 +40,12 @@ EXPECTED = {
         "error_code=agent_failure",
         "APITimeoutError:",
     ],
+    "tracing_opentelemetry.py": [
+        'reply: You said: "hello"',
+        "span HTTP POST /api/open/v1/conversations -> 200",
+        "/chat -> 200",
+        "span HTTP DELETE /api/open/v1/conversations/",
+    ],
 }
 
 
