@@ -7,8 +7,6 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from ._logs import setup_from_env
 from ._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from ._pool import SessionPool
@@ -18,6 +16,7 @@ from .resources import Agents, Chat, Conversations, Cron
 from .sse import DEFAULT_MAX_FRAME_BYTES
 
 if TYPE_CHECKING:
+    import aiohttp
     from typing_extensions import Unpack
 
     from ._logs import setup_from_env
@@ -89,20 +88,11 @@ class LlmrixClient:
         )
         if max_retries is not None:
             options = options.replace(max_retries=max_retries)
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise TypeError(f"session must be an aiohttp.ClientSession, got {session!r}")
-        traces = list(trace_configs or ())
-        if not all(isinstance(trace, aiohttp.TraceConfig) for trace in traces):
-            raise TypeError("trace_configs must be aiohttp.TraceConfig objects")
-        if traces and session is not None:
-            raise TypeError(
-                "trace_configs apply to the session the client creates; add them to yours"
-            )
         pool = SessionPool(
             max_connections=max_connections,
             trust_env=trust_env,
             session=session,
-            trace_configs=traces,
+            trace_configs=trace_configs or (),
         )
         self._bind(Transport(options, pool), owner=True)
 

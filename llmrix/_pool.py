@@ -78,6 +78,14 @@ class SessionPool:
         session: aiohttp.ClientSession | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise TypeError(f"session must be an aiohttp.ClientSession, got {session!r}")
+        if not all(isinstance(trace, aiohttp.TraceConfig) for trace in trace_configs):
+            raise TypeError("trace_configs must be aiohttp.TraceConfig objects")
+        if trace_configs and session is not None:
+            raise TypeError(
+                "trace_configs apply to the session the client creates; add them to yours"
+            )
         self._session = session
         self._trace_configs = list(trace_configs)
         self._owned = session is None

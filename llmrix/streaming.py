@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
-from ._eventsource import EventSource
 from .errors import RunPausedError, StreamError
 from .events import (
     ErrorEvent,
@@ -19,9 +19,12 @@ from .events import (
 )
 from .models import ChatRequest, HitlDecision
 
+if TYPE_CHECKING:
+    from ._eventsource import EventSource
+
 __all__ = ["ChatStream"]
 
-Connect = Callable[[ChatRequest], Awaitable[EventSource]]
+Connect: TypeAlias = "Callable[[ChatRequest], Awaitable[EventSource]]"
 """Sends a chat request and returns the open stream of its turn."""
 
 

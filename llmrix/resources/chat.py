@@ -5,15 +5,17 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._eventsource import EventSource
 from .._options import check_timeout
 from .._transport import Transport
 from .._urls import encode_segment
 from ..events import StreamEvent
 from ..models import Attachment, ChatRequest, DecideRequest, HitlDecision
 from ..streaming import ChatStream
+
+if TYPE_CHECKING:
+    from .._eventsource import EventSource
 
 EventHandler = Callable[[StreamEvent], Awaitable[None] | None]
 """A callback for `Chat.send`: plain function or coroutine function."""
