@@ -165,36 +165,23 @@ class Transport:
         if extra_headers:
             headers = {**headers, **extra_headers}
         what = f"{method} {url.path}"
+        limit = self.options.max_response_bytes
+
+        async def read_body(response: aiohttp.ClientResponse) -> bytes:
+            return await _read_limited(response, limit, what)
 
         async def attempt(session: aiohttp.ClientSession) -> tuple[bytes, aiohttp.ClientResponse]:
-            took_slot = False
-            phase = "pool"
-            try:
-                async with deadline(timeout):
-                    if not control:
-                        await self.pool.take_slot()
-                        took_slot = True
-                    phase = "send"
-                    async with session.request(
-                        method,
-                        url,
-                        data=data,
-                        params=params,
-                        headers=headers,
-                        timeout=self._client_timeout,
-                    ) as response:
-                        if response.status >= 400:
-                            raise await _status_failure(response)
-                        phase = "read"
-                        limit = self.options.max_response_bytes
-                        return await _read_limited(response, limit, what), response
-            except (_StatusFailure, APIResponseValidationError):
-                raise
-            except BaseException as exc:
-                raise self._translate(exc, what, phase) from exc
-            finally:
-                if took_slot:
-                    self.pool.give_slot()
+            return await self._exchange(
+                session,
+                method,
+                url,
+                data=data,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                use_slot=not control,
+                handle=read_body,
+            )
 
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
@@ -226,53 +213,99 @@ class Transport:
         data = _encoder.encode(body)
         what = f"POST {url.path}"
 
+        async def to_source(response: aiohttp.ClientResponse) -> EventSource:
+            if response.content_type != "text/event-stream":
+                text = await _read_text(response, MAX_ERROR_BODY)
+                raise APIResponseValidationError(
+                    f"{what}: expected text/event-stream, got "
+                    f"{response.content_type!r}: {extract_message(text, response.status)}"
+                )
+            return EventSource(
+                response,
+                pool=self.pool,
+                idle_timeout=idle_timeout,
+                max_frame_bytes=self.options.max_frame_bytes,
+            )
+
         async def attempt(
             session: aiohttp.ClientSession,
         ) -> tuple[EventSource, aiohttp.ClientResponse]:
-            took_slot = False
-            response: aiohttp.ClientResponse | None = None
-            phase = "pool"
-            try:
-                async with deadline(timeout):
-                    await self.pool.take_slot()
-                    took_slot = True
-                    phase = "send"
-                    response = await session.request(
-                        "POST",
-                        url,
-                        data=data,
-                        params=params,
-                        headers=headers,
-                        timeout=self._client_timeout,
-                    )
-                    if response.status >= 400:
-                        raise await _status_failure(response)
-                    if response.content_type != "text/event-stream":
-                        text = await _read_text(response, MAX_ERROR_BODY)
-                        raise APIResponseValidationError(
-                            f"{what}: expected text/event-stream, got "
-                            f"{response.content_type!r}: {extract_message(text, response.status)}"
-                        )
-                source = EventSource(
-                    response,
-                    pool=self.pool,
-                    idle_timeout=idle_timeout,
-                    max_frame_bytes=self.options.max_frame_bytes,
-                )
-                took_slot = False
-                return source, response
-            except (_StatusFailure, APIResponseValidationError):
-                raise
-            except BaseException as exc:
-                raise self._translate(exc, what, phase) from exc
-            finally:
-                if took_slot:
-                    self.pool.give_slot()
-                    if response is not None:
-                        response.close()
+            return await self._exchange(
+                session,
+                "POST",
+                url,
+                data=data,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                use_slot=True,
+                handle=to_source,
+                hand_over=True,
+            )
 
         source, _ = await self._with_retries("POST", url, False, attempt)
         return source
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        *,
+        data: bytes | None,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        use_slot: bool,
+        handle: Callable[[aiohttp.ClientResponse], Awaitable[R]],
+        hand_over: bool = False,
+    ) -> tuple[R, aiohttp.ClientResponse]:
+        """One attempt: a slot, the request, and ``handle`` on a successful answer.
+
+        ``timeout`` bounds it all. An error status raises `_StatusFailure`; a
+        foreign exception is translated. The response (and slot) are released
+        afterwards, unless ``hand_over`` says ``handle``'s result now owns them.
+        """
+        took_slot = False
+        response: aiohttp.ClientResponse | None = None
+        handled = False
+        phase = "pool"
+        try:
+            async with deadline(timeout):
+                if use_slot:
+                    await self.pool.take_slot()
+                    took_slot = True
+                phase = "send"
+                response = await session.request(
+                    method,
+                    url,
+                    data=data,
+                    params=params,
+                    headers=headers,
+                    timeout=self._client_timeout,
+                )
+                if response.status >= 400:
+                    raise await _status_failure(response)
+                phase = "read"
+                result = await handle(response)
+                handled = True
+            return result, response
+        except (_StatusFailure, APIResponseValidationError):
+            raise
+        except BaseException as exc:
+            translated = self._translate(exc, f"{method} {url.path}", phase)
+            if translated is exc:
+                raise
+            raise translated from exc
+        finally:
+            if not (handled and hand_over):
+                if took_slot:
+                    self.pool.give_slot()
+                if response is not None:
+                    if handled:
+                        response.release()
+                    else:
+                        response.close()
 
     async def _with_retries(
         self,
