@@ -66,9 +66,11 @@ class SyncIterator(Iterator[T], Generic[T]):
 
     def _refill(self) -> T:
         with self._cond:
-            self._waiting = True
             try:
-                while not self._ready:
+                while True:
+                    self._waiting = True
+                    if self._ready:
+                        return self._ready.popleft()
                     if self._outcome is not None:
                         outcome, self._outcome = self._outcome, None
                         raise self._translate(outcome)
@@ -82,7 +84,6 @@ class SyncIterator(Iterator[T], Generic[T]):
                     self._cond.wait()
             finally:
                 self._waiting = False
-            return self._ready.popleft()
 
     def _translate(self, outcome: BaseException) -> BaseException:
         if isinstance(outcome, asyncio.CancelledError):
@@ -104,6 +105,7 @@ class SyncIterator(Iterator[T], Generic[T]):
                 item = await source.__anext__()
                 ready.append(item)
                 if self._waiting:
+                    self._waiting = False
                     with self._cond:
                         self._cond.notify()
                 if len(ready) >= limit or isinstance(item, pause_on):
