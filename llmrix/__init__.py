@@ -1,5 +1,6 @@
 """Async Python SDK for the llmrix AI Agent Platform."""
 
+from . import _mixed_install  # noqa: F401 - raises ImportError beside the official SDK
 from ._client import LlmrixClient
 from ._version import __version__
 from .errors import (
@@ -10,6 +11,8 @@ from .errors import (
     BadRequestError,
     ConflictError,
     InternalServerError,
+    LlmrixApiError,
+    LlmrixAuthError,
     LlmrixError,
     NotFoundError,
     RateLimitError,
@@ -83,6 +86,8 @@ __all__ = [
     "HitlDecision",
     "HitlInterruptEvent",
     "InternalServerError",
+    "LlmrixApiError",
+    "LlmrixAuthError",
     "LlmrixClient",
     "LlmrixError",
     "Mate",

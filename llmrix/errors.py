@@ -114,3 +114,11 @@ def error_for_status(status_code: int, message: str, body: str) -> APIError:
     if status_code >= 500:
         return InternalServerError(status_code, message, body)
     return _BY_STATUS.get(status_code, APIError)(status_code, message, body)
+
+
+# The official llmrix-python-sdk's names, so that code moving over keeps working.
+# Not the same statuses: its auth error also covers 503 (ours: InternalServerError)
+# and not 403 (ours: AuthenticationError). See docs/migration.md.
+LlmrixApiError = APIError
+LlmrixAuthError = AuthenticationError
+__all__ += ["LlmrixApiError", "LlmrixAuthError"]

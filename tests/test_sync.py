@@ -504,3 +504,32 @@ def test_constructor_takes_the_async_arguments_but_session() -> None:
         patch.delenv("LLMRIX_BASE_URL", raising=False)
         LlmrixClient()
     assert loop_threads() == []
+
+
+def test_official_style_calls_and_error_names(host: ServerThread, client: LlmrixClient) -> None:
+    """The calls docs/migration.md maps from llmrix-python-sdk, written its way."""
+    from llmrix import (
+        ConversationCreateRequest,
+        CronCreateRequest,
+        CronUpdateRequest,
+        LlmrixApiError,
+        LlmrixAuthError,
+    )
+
+    assert LlmrixApiError is llmrix.APIError
+    assert LlmrixAuthError is AuthenticationError
+    conversation = client.conversations.create(ConversationCreateRequest(title="Demo"))
+    seen: list[StreamEvent] = []
+    client.chat(conversation.id).send("Hello!", seen.append)
+    assert isinstance(seen[-1], RunEndEvent)
+    task = client.cron.create(CronCreateRequest(name="n", prompt="p", schedule_expr="0 9 * * *"))
+    assert client.cron.update(task.id, CronUpdateRequest(name="m")).name == "m"
+    with pytest.raises(LlmrixApiError) as info:
+        client.conversations.get("missing")
+    assert info.value.status_code == 404
+    keyed = start(host, api_key="sk-dev")
+    try:
+        with LlmrixClient(keyed.base_url) as anonymous, pytest.raises(LlmrixAuthError):
+            anonymous.conversations.list()
+    finally:
+        host.run(keyed.stop())

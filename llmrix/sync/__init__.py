@@ -10,6 +10,7 @@ from one private event-loop thread per client (see ``llmrix.sync._portal`` for w
                 ...
 """
 
+from .. import _mixed_install  # noqa: F401 - also when the official SDK's __init__ won
 from ._client import LlmrixClient
 from ._resources import Agents, Chat, Conversations, Cron, EventHandler
 from ._stream import ChatStream
