@@ -533,3 +533,12 @@ def test_official_style_calls_and_error_names(host: ServerThread, client: Llmrix
             anonymous.conversations.list()
     finally:
         host.run(keyed.stop())
+
+
+def test_class_attributes_document_themselves() -> None:
+    import pydoc
+
+    text = pydoc.plain(pydoc.render_doc(Conversations))
+    assert "One page of conversations" in text
+    assert "Every conversation, page after page" in text
+    assert "Send ``message``" in pydoc.plain(pydoc.render_doc(Chat))

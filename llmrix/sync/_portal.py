@@ -55,6 +55,7 @@ class Portal:
     def close(self) -> None:
         """Cancel running work, close the async client, stop the loop, join its thread."""
         self._finalizer()
+        self.core.join()
 
 
 class Loop:
@@ -96,18 +97,29 @@ class Loop:
             self.loop.call_soon_threadsafe(callback)
 
     def close(self, last: Callable[[], Awaitable[None]]) -> None:
-        """Cancel running work, await ``last()``, stop the loop and join its thread."""
-        if threading.current_thread() is self.thread:
-            raise RuntimeError("a sync llmrix client cannot be closed from its own loop thread")
+        """Cancel running work, await ``last()``, stop the loop and join its thread.
+
+        Called on the loop's own thread (a finalizer may run there), it only
+        schedules all that; the thread then ends by itself.
+        """
         with self._lock:
             if self.closed:
                 return
             self.closed = True
+            if threading.current_thread() is self.thread:
+                task = self.loop.create_task(_shutdown(last))
+                task.add_done_callback(lambda _: self.loop.stop())
+                return
             done = asyncio.run_coroutine_threadsafe(_shutdown(last), self.loop)
         try:
             done.result()
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
+            self.join()
+
+    def join(self) -> None:
+        """Wait until the loop's thread has ended (not from that thread)."""
+        if threading.current_thread() is not self.thread:
             self.thread.join()
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, Generic, ParamSpec, TypeVar, cast
+from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from ._bridge import SyncIterator
 from ._portal import Portal
@@ -26,6 +26,7 @@ A = TypeVar("A")
 P = ParamSpec("P")
 T = TypeVar("T")
 R = TypeVar("R")
+W = TypeVar("W", bound="Wrapper[Any, Any]")
 
 
 def twin(cls: type[A]) -> A:
@@ -50,8 +51,22 @@ class Wrapper(Generic[P, R]):
     def __init__(self, method: Callable[P, Any]) -> None:
         self._method = method
         self._name: str = method.__name__
+        self.__doc__ = method.__doc__
 
-    def __get__(self, owner: Bound[Any], kind: type | None = None) -> Callable[P, R]:
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._method.__qualname__}>"
+
+    @overload
+    def __get__(self: W, owner: None, kind: type) -> W: ...
+
+    @overload
+    def __get__(self, owner: Bound[Any], kind: type | None = None) -> Callable[P, R]: ...
+
+    def __get__(
+        self, owner: Bound[Any] | None, kind: type | None = None
+    ) -> Wrapper[P, R] | Callable[P, R]:
+        if owner is None:
+            return self
         method, portal = getattr(owner._target, self._name), owner._portal
 
         @functools.wraps(method)
