@@ -116,6 +116,13 @@ def acquired(client: LlmrixClient) -> int:
     return len(session.connector._acquired)
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
 def run(client: LlmrixClient, conversation_id: str, message: str) -> list[StreamEvent]:
     with client.chat(conversation_id).stream(message) as stream:
         return list(stream)
@@ -357,31 +364,43 @@ def test_iterating_outside_with_is_a_clear_error(client: LlmrixClient) -> None:
         next(iter(client.chat("c").stream("hi")))
 
 
+LEAVE_AT = [
+    ("/slow", RunStartEvent),  # the loop thread is reading: leaving cancels the read
+    ("/hitl", HitlInterruptEvent),  # the loop thread waits for the decision
+    ("/long 5000", MessageChunkEvent),  # the loop thread read a batch ahead and stopped
+]
+"""Where to leave a stream, so that each state of the reading side is left from."""
+
+
 def test_breaking_out_releases_the_connection_every_time(
     server: DevServer, client: LlmrixClient
 ) -> None:
-    conversation = client.conversations.create("t")
-    chat = client.chat(conversation.id)
-    for _ in range(LEAK_ROUNDS):
-        with chat.stream("one two three") as stream:
-            for _event in stream:
-                break
+    chat = client.chat(client.conversations.create("t").id)
+    for round_ in range(LEAK_ROUNDS):
+        message, leave_at = LEAVE_AT[round_ % len(LEAVE_AT)]
+        with chat.stream(message) as stream:
+            for event in stream:
+                if isinstance(event, leave_at):
+                    break
+        assert isinstance(event, leave_at)
     assert acquired(client) == 0
     assert loop_threads() == [client._portal.thread]
+    wait_until(lambda: server.live_streams == 0)
 
 
 def test_an_exception_in_the_loop_releases_the_connection_every_time(
-    client: LlmrixClient,
+    server: DevServer, client: LlmrixClient
 ) -> None:
-    conversation = client.conversations.create("t")
-    chat = client.chat(conversation.id)
+    chat = client.chat(client.conversations.create("t").id)
     for round_ in range(LEAK_ROUNDS):
-        with pytest.raises(KeyError), chat.stream("one two three /slow") as stream:
+        message, leave_at = LEAVE_AT[round_ % len(LEAVE_AT)]
+        with pytest.raises(KeyError), chat.stream(message) as stream:
             for event in stream:
-                if isinstance(event, MessageChunkEvent) or round_ % 2:
+                if isinstance(event, leave_at):
                     raise KeyError(round_)
     assert acquired(client) == 0
     assert loop_threads() == [client._portal.thread]
+    wait_until(lambda: server.live_streams == 0)
 
 
 def test_close_joins_the_thread_and_later_use_is_a_clear_error(server: DevServer) -> None:
@@ -395,6 +414,8 @@ def test_close_joins_the_thread_and_later_use_is_a_clear_error(server: DevServer
     client.close()
     assert not thread.is_alive()
     assert session.closed
+    assert session.connector is None or session.connector.closed
+    assert client._portal.loop.is_closed()
     assert loop_threads() == []
     with pytest.raises(LlmrixError, match="client is closed"):
         client.conversations.get(conversation.id)
