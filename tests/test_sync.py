@@ -218,6 +218,47 @@ def test_stop_inside_the_loop_cancels_a_slow_run(client: LlmrixClient) -> None:
     assert acquired(client) == 0
 
 
+def test_stop_and_decide_from_another_thread(host: ServerThread) -> None:
+    """Heartbeats keep a stream paused 1 s at an interrupt alive (0.4 s idle timeout)."""
+    server = start(host, heartbeat_interval=0.1)
+    try:
+        with LlmrixClient(server.base_url, stream_idle_timeout=0.4) as client:
+            chat = client.chat(client.conversations.create("t").id)
+            decider = threading.Timer(1.0, chat.decide, args=([HitlDecision.approve()],))
+            with chat.stream("/hitl") as stream:
+                events = []
+                for event in stream:
+                    events.append(event)
+                    if isinstance(event, HitlInterruptEvent):
+                        decider.start()
+            decider.join()
+            assert isinstance(events[-1], RunEndEvent)
+            with chat.stream("/slow") as stream:
+                stopper = threading.Timer(0.2, stream.stop)
+                stopper.start()
+                events = list(stream)
+            stopper.join()
+            assert isinstance(events[-1], CancelledEvent)
+    finally:
+        host.run(server.stop())
+
+
+def test_typescript_shapes_and_heartbeat_forms(client: LlmrixClient) -> None:
+    conversation = client.conversations.create("t")
+    events: list[StreamEvent] = []
+    with client.chat(conversation.id).stream("/ts /tool calc /hitl") as stream:
+        for event in stream:
+            events.append(event)
+            if isinstance(event, HitlInterruptEvent):
+                assert event.action_requests[0].decisions
+                stream.decide([HitlDecision.approve()])
+    assert next(e for e in events if isinstance(e, ToolStartEvent)).tool_call_id
+    assert isinstance(events[-1], RunEndEvent)
+    events = run(client, conversation.id, "/heartbeats beat")
+    assert all(e.channel != "heartbeat" for e in events)
+    assert isinstance(events[-1], RunEndEvent)
+
+
 def test_stop_without_a_run_is_harmless(client: LlmrixClient) -> None:
     client.chat(client.conversations.create("t").id).stop()
 

@@ -7,6 +7,12 @@ is the awaited value. The async method runs on the portal's loop: nothing of the
 request, decoding or retry logic is repeated here, and a parameter added to the
 async method reaches the sync one without an edit.
 
+Alternatives weighed: a ``__getattr__`` proxy is smallest but opaque to type
+checkers; Protocols or ``.pyi`` stubs type it but restate every signature, a
+second copy to keep in step; sync classes generated at import time are invisible
+to type checkers. One typed line per method keeps both the code and the types
+derived from the async resource.
+
 `twin` returns the class itself but is typed as an instance, so ``.create`` has the
 *bound* signature (mypy cannot strip ``self`` from a method taking ``**kwargs``
 through ``Concatenate``); the descriptors use only its ``__name__`` and look the
