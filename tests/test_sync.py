@@ -604,3 +604,36 @@ def test_class_attributes_document_themselves() -> None:
     assert "One page of conversations" in text
     assert "Every conversation, page after page" in text
     assert "Send ``message``" in pydoc.plain(pydoc.render_doc(Chat))
+
+
+def test_a_forgotten_client_is_closed_when_collected(server: DevServer) -> None:
+    client = LlmrixClient(server.base_url)
+    client.conversations.create("t")
+    thread = client._portal.thread
+    del client
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_a_client_left_open_at_exit_is_closed_quietly(server: DevServer) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from llmrix.sync import LlmrixClient\n"
+        "client = LlmrixClient(sys.argv[1])\n"
+        "conversation = client.conversations.create('t')\n"
+        "stream = client.chat(conversation.id).stream('/slow').__enter__()\n"
+        "next(iter(stream))\n"
+        "print('left open')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-X", "dev", "-c", script, server.base_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "left open\n", "")
