@@ -11,6 +11,9 @@ pump only when the deque runs dry. Invariants:
   ``pause_on`` (a HITL interrupt: the run waits for the caller's decision), so
   ``decide()`` and friends never race a read in flight.
 - An exception or the end of the source is delivered after every item read before it.
+- Wake-ups: the caller sets ``_waiting`` under the lock *before* it looks at the
+  deque; the pump, after an append, clears it and notifies once. So an item is
+  never appended unseen by a caller about to sleep, and a burst costs one wake-up.
 - ``aclose()`` (on the loop) cancels a running pump; cancelling a read releases the
   source's connection (that is the async core's rule).
 """

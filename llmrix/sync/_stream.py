@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any, ParamSpec
 
 from .. import streaming as aio
-from ..errors import RunPausedError, StreamError
+from ..errors import LlmrixError, RunPausedError, StreamError
 from ..events import ErrorEvent, HitlInterruptEvent, MessageChunkEvent, StreamEvent
 from ..models import ChatRequest, HitlDecision
 from ._bridge import SyncIterator
@@ -63,8 +63,11 @@ class ChatStream:
 
     def close(self) -> None:
         """Drop the connection now; iteration then ends. Harmless once the client is closed."""
-        if not self._portal.closed:
+        try:
             self._portal.run(self._aclose())
+        except LlmrixError:
+            if not self._portal.closed:
+                raise
 
     async def _aclose(self) -> None:
         await self._events.aclose()
