@@ -41,6 +41,8 @@ T = TypeVar("T")
 
 OURS = "llmrix"
 """Subject name of this SDK in every suite."""
+OURS_SYNC = "llmrix sync"
+"""Subject name of this SDK's blocking client (``llmrix.sync``)."""
 OFFICIAL = "official 1.0.0"
 """Subject name of the official llmrix-python-sdk in every suite."""
 

@@ -3,6 +3,8 @@
 Subjects, each reading the same run (``run_start``, N message chunks, ``run_end``):
 
 - ``llmrix``: ``async for`` over ``client.chat(id).stream(...)``.
+- ``llmrix sync``: ``for`` over ``llmrix.sync.LlmrixClient``'s ``chat(id).stream(...)``,
+  run like the official SDK (directly, or in a worker thread for the in-process case).
 - ``official 1.0.0``: the official SDK's sync generator ``chat(id).stream(...)`` over httpx;
   called directly when the server has its own process, in a worker thread
   (``asyncio.to_thread``) when the server shares this process's event loop.
@@ -29,17 +31,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks._harness import OFFICIAL, OURS, Column, Config, Row, SuiteResult, time_round_robin
+from benchmarks._harness import (
+    OFFICIAL,
+    OURS,
+    OURS_SYNC,
+    Column,
+    Config,
+    Row,
+    SuiteResult,
+    time_round_robin,
+)
 from benchmarks._servers import (
     ServerProcess,
     dev_server_process,
     long_stream_frames,
     replay_server_process,
 )
-from llmrix import LlmrixClient
+from llmrix import LlmrixClient, sync
 from llmrix.devserver import DevServer
 
-__all__ = ["HTTPX_SSE", "OFFICIAL", "OURS", "run"]
+__all__ = ["HTTPX_SSE", "OFFICIAL", "OURS", "OURS_SYNC", "run"]
 
 NAME = "e2e"
 HTTPX_SSE = "httpx + httpx-sse"
@@ -88,6 +99,15 @@ async def ours_once(client: LlmrixClient, conversation_id: str, message: str) ->
     count = 0
     async with client.chat(conversation_id).stream(message) as stream:
         async for _ in stream:
+            count += 1
+    return count
+
+
+def sync_once(client: sync.LlmrixClient, conversation_id: str, message: str) -> int:
+    """Events yielded by the sync client's ``chat.stream()`` for one run."""
+    count = 0
+    with client.chat(conversation_id).stream(message) as stream:
+        for _ in stream:
             count += 1
     return count
 
@@ -171,10 +191,21 @@ def _measure(
     def on_loop(make: Callable[[], Awaitable[int]]) -> Callable[[], int]:
         return lambda: loop.run_until_complete(make())
 
+    def blocking(once: Callable[[], int]) -> Callable[[], int]:
+        """A sync subject; in a worker thread when the server needs this thread's loop."""
+        if case.server_cpu is None:
+            return on_loop(lambda: asyncio.to_thread(once))
+        return once
+
     ours = LlmrixClient(case.base_url)
-    closers: list[Callable[[], object]] = [lambda: loop.run_until_complete(ours.close())]
+    ours_sync = sync.LlmrixClient(case.base_url)
+    closers: list[Callable[[], object]] = [
+        lambda: loop.run_until_complete(ours.close()),
+        ours_sync.close,
+    ]
     runs: dict[str, Callable[[], int]] = {
-        OURS: on_loop(lambda: ours_once(ours, case.conversation_id, message))
+        OURS: on_loop(lambda: ours_once(ours, case.conversation_id, message)),
+        OURS_SYNC: blocking(lambda: sync_once(ours_sync, case.conversation_id, message)),
     }
     missing: dict[str, str] = {}
     try:
@@ -184,16 +215,9 @@ def _measure(
             missing[OFFICIAL] = str(exc)
         else:
             closers.append(official.close)
-            if case.server_cpu is None:
-                runs[OFFICIAL] = on_loop(
-                    lambda: asyncio.to_thread(
-                        official_once, official, heartbeat, case.conversation_id, message
-                    )
-                )
-            else:
-                runs[OFFICIAL] = lambda: official_once(
-                    official, heartbeat, case.conversation_id, message
-                )
+            runs[OFFICIAL] = blocking(
+                lambda: official_once(official, heartbeat, case.conversation_id, message)
+            )
         try:
             httpx_client = _httpx_client()
         except RuntimeError as exc:
@@ -223,7 +247,7 @@ def _rows(
     expected: int,
 ) -> list[Row]:
     rows: list[Row] = []
-    for name in (OURS, OFFICIAL, HTTPX_SSE):
+    for name in (OURS, OURS_SYNC, OFFICIAL, HTTPX_SSE):
         if name in missing:
             rows.append(Row(NAME, case.label, name, skipped=missing[name]))
             continue
@@ -252,6 +276,8 @@ def _note(case: _Case, rows: list[Row]) -> str:
     parts = []
     if OFFICIAL in by_name:
         parts.append(f"ours/official {ours['x_official']:.1f}x (target >= 5x)")
+        sync_x = by_name[OURS_SYNC].metrics["x_official"]
+        parts.append(f"sync/official {sync_x:.1f}x (target >= 4x)")
     server_cpu = ours.get("server_cpu_pct")
     if case.server_cpu is None:
         parts.append("server and client share one event loop and one core")

@@ -1,5 +1,6 @@
 """Async Python SDK for the llmrix AI Agent Platform."""
 
+from . import _mixed_install  # noqa: F401 - raises ImportError beside the official SDK
 from ._client import LlmrixClient
 from ._options import ClientOptions, RequestOptions
 from ._raw import RawResponse, with_raw_response
@@ -15,6 +16,8 @@ from .errors import (
     ClientClosedError,
     ConflictError,
     InternalServerError,
+    LlmrixApiError,
+    LlmrixAuthError,
     LlmrixError,
     NotFoundError,
     RateLimitError,
@@ -91,6 +94,8 @@ __all__ = [
     "HitlDecision",
     "HitlInterruptEvent",
     "InternalServerError",
+    "LlmrixApiError",
+    "LlmrixAuthError",
     "LlmrixClient",
     "LlmrixError",
     "Mate",

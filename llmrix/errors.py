@@ -156,3 +156,11 @@ def error_for_status(
     """Build the `APIError` subclass that matches ``status_code``."""
     kind = InternalServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIError)
     return kind(status_code, message, body, headers=headers)
+
+
+# The official llmrix-python-sdk's names, so that code moving over keeps working.
+# Not the same statuses: its auth error also covers 503 (ours: InternalServerError)
+# and not 403 (ours: AuthenticationError). See docs/migration.md.
+LlmrixApiError = APIError
+LlmrixAuthError = AuthenticationError
+__all__ += ["LlmrixApiError", "LlmrixAuthError"]

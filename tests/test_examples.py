@@ -35,6 +35,13 @@ EXPECTED = {
         'assistant: You said: "message 3"',
         "iter_messages(size=2) yielded 6 messages",
     ],
+    "sync_client.py": [
+        "[approval needed: ",
+        "was approved",
+        "[run run_",
+        "iter(size=1) found ['Sync client']",
+        'complete: You said: "Summarise this"',
+    ],
     "error_handling.py": [
         "NotFoundError: HTTP 404",
         "error_code=agent_failure",

@@ -1,0 +1,145 @@
+"""The private event-loop thread a sync client runs the async core on.
+
+Why a thread with its own loop, and not the alternatives:
+
+- ``asyncio.run()`` per call would make a new loop, hence a new aiohttp session and
+  new connections, for every call; a stream cannot outlive one ``run()`` either.
+- One loop driven from the caller's thread (``loop.run_until_complete`` per call)
+  breaks when the caller already runs an event loop (Jupyter, an async web app
+  calling sync code) and cannot serve calls from several threads at once.
+- A second, blocking HTTP stack (httpx, urllib3) would copy the resources,
+  decoding, retries and error mapping: two SDKs to keep in step.
+
+So every sync client owns one daemon thread running one loop; calls are handed to
+it with ``asyncio.run_coroutine_threadsafe``, which is thread safe, so any number
+of caller threads may share the client. ``close()`` cancels what still runs,
+closes the async client, stops the loop and joins the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from ..errors import LlmrixError
+
+T = TypeVar("T")
+
+CLOSED_MESSAGE = "the client is closed"
+
+
+class Portal:
+    """What a sync client and its streams hold: the loop, closed when the last is gone.
+
+    Closing on garbage collection (and at interpreter exit) is a safety net;
+    ``close()`` is the way. The finalizer holds the `Loop`, never the portal.
+    """
+
+    def __init__(self, last: Callable[[], Awaitable[None]]) -> None:
+        self.core = core = Loop()
+        self.loop = core.loop
+        self.thread = core.thread
+        self.run = core.run
+        self.call_soon = core.call_soon
+        self._finalizer = weakref.finalize(self, core.close, last)
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self.core.closed
+
+    def close(self) -> None:
+        """Cancel running work, close the async client, stop the loop, join its thread."""
+        self._finalizer()
+        self.core.join()
+
+
+class Loop:
+    """One event loop in one thread, and the way in from other threads."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._lock = threading.Lock()
+        self.closed = False
+        self.thread = threading.Thread(target=_serve, args=(self.loop,), daemon=True)
+        self.thread.name = f"llmrix-sync-{self.thread.name}"
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop and wait for its result in the calling thread."""
+        if threading.current_thread() is self.thread:
+            coro.close()
+            raise RuntimeError("a sync llmrix client cannot be called from its own loop thread")
+        with self._lock:
+            if self.closed:
+                coro.close()
+                raise LlmrixError(CLOSED_MESSAGE)
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            if self.closed:
+                raise LlmrixError(CLOSED_MESSAGE) from None
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        """Schedule ``callback`` on the loop; ``LlmrixError`` once closed."""
+        with self._lock:
+            if self.closed:
+                raise LlmrixError(CLOSED_MESSAGE)
+            self.loop.call_soon_threadsafe(callback)
+
+    def close(self, last: Callable[[], Awaitable[None]]) -> None:
+        """Cancel running work, await ``last()``, stop the loop and join its thread.
+
+        Called on the loop's own thread (a finalizer may run there), it only
+        schedules all that; the thread then ends by itself.
+        """
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            if threading.current_thread() is self.thread:
+                task = self.loop.create_task(_shutdown(last))
+                task.add_done_callback(lambda _: self.loop.stop())
+                return
+            done = asyncio.run_coroutine_threadsafe(_shutdown(last), self.loop)
+        try:
+            done.result()
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.join()
+
+    def join(self) -> None:
+        """Wait until the loop's thread has ended (not from that thread)."""
+        if threading.current_thread() is not self.thread:
+            self.thread.join()
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+
+
+async def _shutdown(last: Callable[[], Awaitable[None]]) -> None:
+    current = asyncio.current_task()
+    others = [task for task in asyncio.all_tasks() if task is not current]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+    try:
+        await last()
+    finally:
+        loop = asyncio.get_running_loop()
+        await loop.shutdown_asyncgens()
+        await loop.shutdown_default_executor()

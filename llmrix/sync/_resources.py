@@ -1,0 +1,84 @@
+"""Sync resources: one line per method, each typed from its async twin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import resources as aio
+from ..events import StreamEvent
+from ..models import ChatRequest
+from ._stream import ChatStream, streaming
+from ._wrap import Bound, blocking, iterating, twin
+
+EventHandler = Callable[[StreamEvent], object]
+"""A callback for `Chat.send`, called in the caller's thread."""
+
+
+class Conversations(Bound[aio.Conversations]):
+    """``client.conversations``: conversations and their message history."""
+
+    create = blocking(twin(aio.Conversations).create)
+    list = blocking(twin(aio.Conversations).list)
+    iter = iterating(twin(aio.Conversations).iter)
+    get = blocking(twin(aio.Conversations).get)
+    update = blocking(twin(aio.Conversations).update)
+    delete = blocking(twin(aio.Conversations).delete)
+    messages = blocking(twin(aio.Conversations).messages)
+    iter_messages = iterating(twin(aio.Conversations).iter_messages)
+
+
+class Cron(Bound[aio.Cron]):
+    """``client.cron``: scheduled prompts."""
+
+    list = blocking(twin(aio.Cron).list)
+    create = blocking(twin(aio.Cron).create)
+    get = blocking(twin(aio.Cron).get)
+    update = blocking(twin(aio.Cron).update)
+    pause = blocking(twin(aio.Cron).pause)
+    resume = blocking(twin(aio.Cron).resume)
+    delete = blocking(twin(aio.Cron).delete)
+
+
+class Agents(Bound[aio.Agents]):
+    """``client.agents``: agents and team mates (cloud deployments; others answer 503)."""
+
+    list = blocking(twin(aio.Agents).list)
+    create = blocking(twin(aio.Agents).create)
+    get = blocking(twin(aio.Agents).get)
+    update = blocking(twin(aio.Agents).update)
+    delete = blocking(twin(aio.Agents).delete)
+    list_mates = blocking(twin(aio.Agents).list_mates)
+    save_mates = blocking(twin(aio.Agents).save_mates)
+
+
+class Chat(Bound[aio.Chat]):
+    """``client.chat(conversation_id)``: streamed turns, stop, and HITL decisions."""
+
+    stream = streaming(twin(aio.Chat).stream)
+    stream_request = streaming(twin(aio.Chat).stream_request)
+    complete = blocking(twin(aio.Chat).complete)
+    stop = blocking(twin(aio.Chat).stop)
+    decide = blocking(twin(aio.Chat).decide)
+
+    @property
+    def conversation_id(self) -> str:
+        """The conversation this chat talks to."""
+        return self._target.conversation_id
+
+    def send(self, message: str, handler: EventHandler, **options: Any) -> None:
+        """Callback style: call ``handler`` (in this thread) for every event of the turn."""
+        self._drive(self.stream(message, **options), handler)
+
+    def send_request(self, request: ChatRequest, handler: EventHandler) -> None:
+        """Callback style with a ready-made `ChatRequest`."""
+        self._drive(self.stream_request(request), handler)
+
+    @staticmethod
+    def _drive(stream: ChatStream, handler: EventHandler) -> None:
+        with stream:
+            for event in stream:
+                handler(event)
+
+
+__all__: Sequence[str] = ["Agents", "Chat", "Conversations", "Cron", "EventHandler"]

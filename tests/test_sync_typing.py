@@ -1,0 +1,61 @@
+"""mypy --strict sees the sync client's real signatures and result types.
+
+The sync methods are declared from the async ones (``blocking(twin(...).create)``);
+this checks that a type checker gets the parameters and results through, so a
+misspelt keyword or a wrong argument type is a type error for sync users too.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mypy import api
+
+SNIPPET = """
+from llmrix.sync import LlmrixClient
+
+def use(client: LlmrixClient) -> None:
+    conversation = client.conversations.create("t", agent_id=None)
+    reveal_type(conversation)
+    reveal_type(client.conversations.list(last_id=0, size=3))
+    reveal_type(client.conversations.iter(size=2))
+    reveal_type(client.agents.create("lead", type="team"))
+    reveal_type(client.chat(conversation.id).complete("hi"))
+    with client.chat(conversation.id).stream("hi", model="openai:gpt-4o") as stream:
+        for event in stream:
+            reveal_type(event)
+        reveal_type(stream.final_text())
+        reveal_type(stream.text_stream)
+    client.conversations.create(title=1)
+    client.conversations.get(1)
+    client.chat("c").stream("hi", modle="x")
+    client.cron.pause()
+"""
+
+
+def test_mypy_sees_the_async_signatures_through_the_sync_layer() -> None:
+    out, err, status = api.run(["--strict", "--no-error-summary", "-c", SNIPPET])
+    assert status == 1, err
+    lines = out.splitlines()
+    revealed = [
+        re.sub(r".*Revealed type is |builtins\.|typing\.|collections\.abc\.", "", line)
+        for line in lines
+        if "Revealed" in line
+    ]
+    assert revealed == [
+        '"llmrix.models.Conversation"',
+        '"llmrix.models.PageResult[llmrix.models.Conversation]"',
+        '"Iterator[llmrix.models.Conversation]"',
+        '"llmrix.models.Agent"',
+        '"str"',
+        revealed[5],
+        '"str"',
+        '"Iterator[str]"',
+    ]
+    assert "RunStartEvent" in revealed[5] and "HitlInterruptEvent" in revealed[5]
+    errors = [line for line in lines if ": error:" in line]
+    assert len(errors) == 4, out
+    for line, expected in zip(
+        errors, ('"title"', 'incompatible type "int"', '"modle"', "Too few arguments"), strict=True
+    ):
+        assert expected in line, line
