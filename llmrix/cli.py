@@ -152,9 +152,12 @@ class _Printer:
         if text:
             self.mid_line = not text.endswith("\n")
 
-    def line(self, text: str) -> None:
+    def end_line(self) -> None:
         if self.mid_line:
             self.write("\n")
+
+    def line(self, text: str) -> None:
+        self.end_line()
         self.write(text + "\n")
 
     def event(self, event: StreamEvent) -> None:
@@ -297,7 +300,7 @@ class _ChatSession:
         except asyncio.CancelledError:
             if not self.quitting:
                 raise
-            self.show.line("")
+            self.show.end_line()
             return EXIT_INTERRUPTED
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -320,7 +323,7 @@ class _ChatSession:
                 try:
                     message = await self._ask(s.prompt("> "))
                 except EOFError:
-                    self.show.line("")
+                    self.show.end_line()
                     return 0
                 if not message:
                     return 0
@@ -348,7 +351,7 @@ class _ChatSession:
                         decisions = await self._approve(event, stopping)
                         if decisions is not None:
                             await stream.decide(decisions)
-            self.show.line("")
+            self.show.end_line()
         finally:
             self.stopping = None
             if stopper.done():
@@ -378,7 +381,7 @@ class _ChatSession:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
         if asking.cancelled():
-            self.show.line("")
+            self.show.end_line()
             return None
         return asking.result()
 
