@@ -9,9 +9,10 @@ import pytest
 
 from llmrix.devserver import DevServer
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
+if sys.platform == "win32":
+    pytest.skip("needs a POSIX pty", allow_module_level=True)
 
-from _terminal import Terminal  # noqa: E402
+from _terminal import Terminal
 
 Start = Callable[..., Terminal]
 INTERRUPTED = 130
@@ -133,3 +134,22 @@ async def test_colour_on_a_terminal_and_none_with_no_color(terminal: Start) -> N
     assert "\x1b[1;31m" in coloured.raw_output  # the failed tool
     assert "\x1b[" not in plain.raw_output
     assert "✗ broken failed: broken failed on purpose" in plain.output
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ChatStream.decide() inside the loop, on a stream the server ended at the"
+    " interrupt but whose end the SDK has not read yet, posts /decide instead of resuming;"
+    " the loop then sees the end as a truncation (fix belongs in llmrix/streaming.py)",
+)
+async def test_approval_on_a_server_that_ends_the_stream_at_the_interrupt() -> None:
+    async with DevServer(end_at_interrupt=True) as server:
+        term = Terminal("chat", "--base-url", server.base_url)
+        try:
+            end = await term.expect("> ")
+            term.send("Delete logs /hitl\r")
+            end = await term.expect("Approve? [y/n] ", after=end)
+            term.send("y\r")
+            await term.expect("The dangerous_action was approved and ran.", after=end, timeout=3)
+        finally:
+            term.close()
