@@ -47,3 +47,23 @@ def test_without_the_configuration_the_failure_names_the_setting(tmp_path: Path)
     result = run_pytest(tmp_path, "-q")
     assert result.returncode != 0
     assert "asyncio_default_fixture_loop_scope" in result.stdout + result.stderr
+
+
+STRICT_TEST = """
+import pytest
+
+
+@pytest.mark.asyncio
+async def test_reply(llmrix_client):
+    conversation = await llmrix_client.conversations.create("t")
+    assert await llmrix_client.chat(conversation.id).complete("hi") == 'You said: "hi"'
+"""
+
+
+def test_strict_mode_with_the_marker(tmp_path: Path) -> None:
+    ini = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+    (tmp_path / "pytest.ini").write_text(ini)
+    (tmp_path / "test_marked.py").write_text(STRICT_TEST)
+    result = run_pytest(tmp_path, "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b1 passed\b", result.stdout), result.stdout
