@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import errno
+import json
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from ._client import LlmrixClient
+from ._term import LineReader, Style
+from ._version import __version__
 from .errors import LlmrixError
 from .events import (
     CancelledEvent,
@@ -29,27 +34,60 @@ from .resources import Chat
 
 __all__ = ["main"]
 
+EXIT_INTERRUPTED = 130
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llmrix",
         description="llmrix SDK tools: a dev server, a guided demo and a chat client.",
     )
+    parser.add_argument("--version", action="version", version=f"llmrix {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the embedded dev server until Ctrl-C")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8899)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8899, help="TCP port (default: %(default)s)")
     serve.add_argument("--api-key", default=None, help="require this bearer key")
-    serve.add_argument("--heartbeat-interval", type=float, default=15.0)
+    serve.add_argument(
+        "--auth-mode",
+        choices=["key", "forbidden", "unconfigured"],
+        default="key",
+        help="'forbidden' answers 403 to every request, 'unconfigured' answers 503"
+        " (auth not configured); default: check --api-key if given",
+    )
+    serve.add_argument(
+        "--string-seq",
+        action="store_true",
+        help="send conversation and message seq cursors as strings",
+    )
+    serve.add_argument("--heartbeat-interval", type=float, default=15.0, metavar="SECONDS")
+    serve.add_argument(
+        "--faults",
+        default="",
+        metavar="SPEC",
+        help='fault options for every chat stream, e.g. "crlf, cut_after=3"',
+    )
 
     commands.add_parser("demo", help="start a dev server and walk through a session")
 
     chat = commands.add_parser("chat", help="chat with a server from the terminal")
     chat.add_argument("message", nargs="?", help="send one message; without it, chat interactively")
-    chat.add_argument("--conversation", help="an existing conversation id (default: a new one)")
-    chat.add_argument("--base-url", default=os.environ.get("LLMRIX_BASE_URL"))
-    chat.add_argument("--api-key", default=os.environ.get("LLMRIX_API_KEY"))
+    chat.add_argument(
+        "--conversation", metavar="ID", help="an existing conversation (default: new)"
+    )
+    chat.add_argument(
+        "--base-url",
+        default=os.environ.get("LLMRIX_BASE_URL"),
+        help="server URL (default: the LLMRIX_BASE_URL environment variable)",
+    )
+    chat.add_argument(
+        "--api-key",
+        default=os.environ.get("LLMRIX_API_KEY"),
+        help="bearer key (default: the LLMRIX_API_KEY environment variable)",
+    )
+    chat.add_argument("--model", help='model for every turn, e.g. "openai:gpt-4o"')
+    chat.add_argument("--agent", metavar="AGENT_ID", help="agent to answer every turn")
     return parser
 
 
@@ -58,13 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
-            from .devserver import serve
-
-            serve(args.host, args.port, args.api_key, heartbeat_interval=args.heartbeat_interval)
-            return 0
+            return _serve_command(args)
         if args.command == "demo":
             return asyncio.run(_demo(sys.stdout))
-        return asyncio.run(_chat_command(args))
+        return asyncio.run(_ChatSession(args).run())
     except (LlmrixError, ValueError, OSError) as exc:
         print(f"llmrix: error: {exc}", file=sys.stderr)
         return 1
@@ -72,46 +107,100 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("llmrix: error: input ended before an answer was given", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 130
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    from .devserver import FaultOptions, serve
+
+    faults = FaultOptions().merged(args.faults)
+    try:
+        serve(
+            args.host,
+            args.port,
+            args.api_key,
+            heartbeat_interval=args.heartbeat_interval,
+            auth_mode=args.auth_mode,
+            string_seq=args.string_seq,
+            **dataclasses.asdict(faults),
+        )
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(
+                f"port {args.port} on {args.host} is already in use (choose another with --port)"
+            ) from None
+        raise
+    return 0
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 class _Printer:
-    """Writes events readably as they arrive."""
+    """Writes events readably as they arrive: text inline, everything else on its own line."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, style: Style | None = None) -> None:
         self.out = out
+        self.style = style or Style.for_stream(out)
         self.mid_line = False
 
     def write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
-        self.mid_line = not text.endswith("\n")
+        if text:
+            self.mid_line = not text.endswith("\n")
 
-    def line(self, text: str) -> None:
+    def end_line(self) -> None:
         if self.mid_line:
             self.write("\n")
+
+    def line(self, text: str) -> None:
+        self.end_line()
         self.write(text + "\n")
 
     def event(self, event: StreamEvent) -> None:
+        s = self.style
+        g = s.glyphs
         match event:
             case MessageChunkEvent(content=text):
                 self.write(text)
             case ToolStartEvent():
-                self.line(
-                    f"  [tool] {event.name or event.tool_call_id} {event.args or event.input}"
-                )
+                name = event.name or event.tool_call_id
+                args = event.args if event.args else event.input
+                self.line(s.tool(f"  {g['tool']} {name}") + s.dim(f" {_compact(args)}"))
             case ToolEndEvent():
-                self.line(f"  [tool] {event.name} -> {event.result or event.output}")
+                output = event.result or _compact(event.output)
+                if event.error:
+                    self.line(s.error(f"  {g['fail']} {event.name} failed: {output}"))
+                else:
+                    self.line(s.tool(f"  {g['ok']} {event.name}") + s.dim(f" {g['to']} {output}"))
             case SubagentStartEvent():
-                self.line(f"  [subagent] {event.agent_name or event.name} started")
+                self.line(
+                    s.tool(f"  {g['tool']} sub-agent {event.agent_name or event.name} started")
+                )
             case SubagentEndEvent():
-                self.line(f"  [subagent] {event.agent_name or event.name} finished")
+                name = event.agent_name or event.name
+                if event.error:
+                    self.line(s.error(f"  {g['fail']} sub-agent {name} failed"))
+                else:
+                    self.line(s.tool(f"  {g['ok']} sub-agent {name} finished"))
             case HitlInterruptEvent():
-                self.line(f"  [approval needed] {event.description or event.action_name}")
+                for name, args, description in _actions(event):
+                    self.line(s.approval(f"  {g['ask']} approval needed: {description or name}"))
+                    self.line(s.approval(f"    {name}") + f" {_compact(args)}")
             case ErrorEvent():
-                self.line(f"  [error] {event.message} ({event.error_code})")
+                self.line(s.error(f"  {g['fail']} error: {event.message} ({event.error_code})"))
             case CancelledEvent():
-                self.line(f"  [cancelled] {event.reason or event.message}")
+                self.line(s.notice(f"  {g['stop']} cancelled: {event.reason or event.message}"))
+
+
+def _actions(event: HitlInterruptEvent) -> list[tuple[str, Any, str]]:
+    """The actions an interrupt asks about: one (primary shape) or several (TypeScript)."""
+    if event.action_requests:
+        return [(r.name, r.args, r.description) for r in event.action_requests]
+    return [(event.action_name, event.action_args, event.description)]
 
 
 async def _demo(out: TextIO) -> int:
@@ -169,66 +258,148 @@ async def _demo(out: TextIO) -> int:
     return 0
 
 
-async def _ask(prompt: str) -> str:
-    print(prompt, end="", flush=True)
-    line: str = await asyncio.to_thread(sys.stdin.readline)
-    if not line:
-        raise EOFError
-    return line.strip()
+class _ChatSession:
+    """``llmrix chat``: one conversation, turn after turn, with Ctrl-C handled by hand.
 
+    Ctrl-C at the ``>`` prompt quits at once; during a turn (including the approval
+    prompt) it stops the run through ``chat.stop()``; a second Ctrl-C in the same turn
+    quits.
+    """
 
-async def _chat_turn(chat: Chat, message: str, show: _Printer) -> None:
-    loop = asyncio.get_running_loop()
-    stopping: list[asyncio.Task[None]] = []
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.show = _Printer(sys.stdout)
+        self.reader = LineReader(sys.stdin)
+        self.stopping: asyncio.Event | None = None
+        """Set once Ctrl-C asked the current turn to stop; ``None`` between turns."""
+        self.quitting = False
 
-    def on_interrupt() -> None:
-        if stopping:
-            raise KeyboardInterrupt
-        show.line("  (stopping...)")
-        stopping.append(loop.create_task(chat.stop()))
+    async def run(self) -> int:
+        if not self.args.base_url:
+            raise ValueError("no server: pass --base-url or set LLMRIX_BASE_URL")
+        main_task = asyncio.current_task()
+        assert main_task is not None
+        loop = asyncio.get_running_loop()
 
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, on_interrupt)
-    try:
-        async with chat.stream(message) as stream:
-            async for event in stream:
-                show.event(event)
-                if isinstance(event, HitlInterruptEvent):
-                    await stream.decide([await _decision()])
-        show.line("")
-        for task in stopping:
-            await task
-    finally:
+        def sigint() -> None:
+            if self.stopping is None or self.stopping.is_set():
+                self.quitting = True
+                main_task.cancel()
+            else:
+                self.stopping.set()
+                self.show.line(
+                    self.show.style.notice(
+                        f"  {self.show.style.glyphs['stop']} stopping... (Ctrl-C again quits)"
+                    )
+                )
+
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
+            loop.add_signal_handler(signal.SIGINT, sigint)
+        try:
+            return await self._session()
+        except asyncio.CancelledError:
+            if not self.quitting:
+                raise
+            self.show.end_line()
+            return EXIT_INTERRUPTED
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
 
+    async def _session(self) -> int:
+        args = self.args
+        async with LlmrixClient(args.base_url, args.api_key) as client:
+            conversation_id = args.conversation
+            if conversation_id is None:
+                conversation_id = (await client.conversations.create(title="llmrix chat")).id
+            chat = client.chat(conversation_id)
+            if args.message is not None:
+                await self._turn(chat, args.message)
+                return 0
+            s = self.show.style
+            self.show.line(s.dim(f"Conversation {conversation_id}"))
+            self.show.line(s.dim("Empty line or Ctrl-D quits; Ctrl-C stops a reply."))
+            while True:
+                try:
+                    message = await self._ask(s.prompt("> "))
+                except EOFError:
+                    self.show.end_line()
+                    return 0
+                if not message:
+                    return 0
+                try:
+                    await self._turn(chat, message)
+                except LlmrixError as exc:
+                    self.show.line(s.error(f"  {s.glyphs['fail']} {exc}"))
 
-async def _decision() -> HitlDecision:
-    answer = (await _ask("  Approve? [y/n] ")).lower()
-    if answer.startswith("y"):
-        return HitlDecision.approve()
-    reason = await _ask("  Reason (optional): ")
-    return HitlDecision.reject(reason or None)
+    async def _ask(self, prompt: str) -> str:
+        self.show.write(prompt)
+        line = await self.reader.readline()
+        self.show.mid_line = False
+        return line.strip()
 
+    async def _turn(self, chat: Chat, message: str) -> None:
+        stopping = self.stopping = asyncio.Event()
+        stopper = asyncio.ensure_future(self._stop_when_asked(chat, stopping))
+        try:
+            async with chat.stream(message, model=self.args.model, agent_id=self.args.agent) as (
+                stream
+            ):
+                async for event in stream:
+                    self.show.event(event)
+                    if isinstance(event, HitlInterruptEvent):
+                        decisions = await self._approve(event, stopping)
+                        if decisions is not None:
+                            await stream.decide(decisions)
+            self.show.end_line()
+        finally:
+            self.stopping = None
+            if stopper.done():
+                await stopper
+            else:
+                stopper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await stopper
 
-async def _chat_command(args: argparse.Namespace) -> int:
-    if not args.base_url:
-        raise ValueError("no server: pass --base-url or set LLMRIX_BASE_URL")
-    show = _Printer(sys.stdout)
-    async with LlmrixClient(args.base_url, args.api_key) as client:
-        conversation_id = args.conversation
-        if conversation_id is None:
-            conversation_id = (await client.conversations.create(title="llmrix chat")).id
-        chat = client.chat(conversation_id)
-        if args.message is not None:
-            await _chat_turn(chat, args.message, show)
-            return 0
-        show.line(f"Conversation {conversation_id} (empty line or Ctrl-D to quit)")
+    @staticmethod
+    async def _stop_when_asked(chat: Chat, stopping: asyncio.Event) -> None:
+        await stopping.wait()
+        await chat.stop()
+
+    async def _approve(
+        self, event: HitlInterruptEvent, stopping: asyncio.Event
+    ) -> list[HitlDecision] | None:
+        """Ask about each action; ``None`` if Ctrl-C stopped the run meanwhile."""
+        asking = asyncio.ensure_future(self._decisions(len(_actions(event))))
+        stopped = asyncio.ensure_future(stopping.wait())
+        try:
+            await asyncio.wait({asking, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (asking, stopped):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        if asking.cancelled():
+            self.show.end_line()
+            return None
+        return asking.result()
+
+    async def _decisions(self, count: int) -> list[HitlDecision]:
+        decisions = []
+        for index in range(count):
+            label = f" ({index + 1}/{count})" if count > 1 else ""
+            decisions.append(await self._decision(label))
+        return decisions
+
+    async def _decision(self, label: str) -> HitlDecision:
+        s = self.show.style
         while True:
-            try:
-                message = await _ask("> ")
-            except EOFError:
-                return 0
-            if not message:
-                return 0
-            await _chat_turn(chat, message, show)
+            answer = (await self._ask(s.approval(f"  Approve{label}? [y/n] "))).lower()
+            if answer in ("y", "yes"):
+                return HitlDecision.approve()
+            if answer in ("n", "no"):
+                break
+            self.show.line(s.notice("  Please answer y (approve) or n (reject)."))
+        reason = await self._ask(s.approval("  Reason (optional): "))
+        return HitlDecision.reject(reason or None)

@@ -1,14 +1,20 @@
 """pytest plugin: ``llmrix_server`` (a running dev server) and ``llmrix_client``.
 
-Registered through the ``pytest11`` entry point, so installing llmrix is enough::
+Registered through the ``pytest11`` entry point, so installing ``llmrix[pytest]``
+(pytest and pytest-asyncio) is enough, plus this in ``pyproject.toml``::
+
+    [tool.pytest.ini_options]
+    asyncio_mode = "auto"
+    asyncio_default_fixture_loop_scope = "function"
+
+Then::
 
     async def test_reply(llmrix_client):
         conversation = await llmrix_client.conversations.create("t")
         assert "hi" in await llmrix_client.chat(conversation.id).complete("hi")
 
-The fixtures are async and need pytest-asyncio (or another plugin that runs
-async fixtures). The server binds 127.0.0.1 on a free port; heartbeats come
-every 0.5 s so tests see them without waiting.
+The server binds 127.0.0.1 on a free port; heartbeats come every 0.5 s so tests
+see them without waiting.
 """
 
 from __future__ import annotations
@@ -22,17 +28,27 @@ from ._client import LlmrixClient
 from .devserver import DevServer
 
 F = TypeVar("F", bound=Callable[..., Any])
+MISSING_ASYNCIO = (
+    "llmrix's pytest fixtures are async and need pytest-asyncio: pip install 'llmrix[pytest]'"
+)
 
+_async_fixture: Callable[[Any], Any] | None
 try:
-    import pytest_asyncio
-
-    _register: Any = pytest_asyncio.fixture
+    from pytest_asyncio import fixture as _async_fixture
 except ImportError:  # pragma: no cover - depends on the user's environment
-    _register = pytest.fixture
+    _async_fixture = None
 
 
 def _fixture(func: F) -> F:
-    return cast(F, _register(func))
+    if _async_fixture is not None:
+        return cast(F, _async_fixture(func))
+
+    def unavailable() -> None:  # pragma: no cover - depends on the user's environment
+        pytest.fail(MISSING_ASYNCIO, pytrace=False)
+
+    unavailable.__name__ = func.__name__
+    unavailable.__doc__ = func.__doc__
+    return cast(F, pytest.fixture(name=func.__name__)(unavailable))
 
 
 @_fixture

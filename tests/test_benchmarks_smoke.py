@@ -19,6 +19,8 @@ from benchmarks._servers import dev_server_process, page_size, replay_server_pro
 from benchmarks.corpus import official_sdk_path
 from benchmarks.official import OfficialSDKMissing, install_official
 
+pytestmark = pytest.mark.benchmark_smoke
+
 QUICK = Config(quick=True, repeats=1)
 
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import socket
 import sys
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
+import llmrix
+from llmrix import AuthenticationError, InternalServerError, LlmrixClient
 from llmrix.devserver import DevServer
 
 
@@ -33,9 +40,9 @@ async def test_demo_exits_0_and_streams_text() -> None:
     code, out, err = await run_cli("demo")
     assert code == 0, err
     assert 'You said: "Hello! What can you do?"' in out
-    assert "[tool] web_search" in out
+    assert "⚙ web_search" in out
     assert "approved and ran" in out
-    assert "[cancelled]" in out
+    assert "■ cancelled: stopped by user" in out
     assert "assistant:" in out
     assert err == ""
 
@@ -111,13 +118,20 @@ async def test_wrong_key_is_one_line() -> None:
     assert "Traceback" not in err
 
 
-async def test_serve_runs_until_interrupted() -> None:
-    import signal
-    import socket
-
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def served(*args: str, ignore_sigint: bool = False) -> AsyncIterator[tuple[Any, str]]:
+    """``llmrix serve`` on a free port; yields the process and its base URL."""
+    port = free_port()
+
+    def ignore() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -125,28 +139,119 @@ async def test_serve_runs_until_interrupted() -> None:
         "serve",
         "--port",
         str(port),
-        "--api-key",
-        "sk-serve",
+        *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=ignore if ignore_sigint else None,
     )
     try:
         assert process.stdout is not None
         banner = await asyncio.wait_for(process.stdout.readline(), 30)
         assert f"127.0.0.1:{port}" in banner.decode()
-        from llmrix import AuthenticationError, LlmrixClient
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
-        async with LlmrixClient(f"http://127.0.0.1:{port}", api_key="sk-serve") as client:
+
+@pytest.mark.parametrize("ignore_sigint", [False, True], ids=["default", "sigint-ignored"])
+async def test_serve_runs_until_interrupted(ignore_sigint: bool) -> None:
+    async with served("--api-key", "sk-serve", ignore_sigint=ignore_sigint) as (process, url):
+        async with LlmrixClient(url, api_key="sk-serve") as client:
             conversation = await client.conversations.create("served")
             assert "hello" in await client.chat(conversation.id).complete("hello")
-        async with LlmrixClient(f"http://127.0.0.1:{port}", api_key="nope") as client:
+        async with LlmrixClient(url, api_key="nope") as client:
             with pytest.raises(AuthenticationError):
                 await client.conversations.list()
         process.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(process.communicate(), 30)
         assert process.returncode == 0, err
         assert b"Traceback" not in err
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "error"),
+    [("forbidden", 403, AuthenticationError), ("unconfigured", 503, InternalServerError)],
+)
+async def test_serve_auth_modes(mode: str, status: int, error: type[Exception]) -> None:
+    async with (
+        served("--auth-mode", mode) as (process, url),
+        LlmrixClient(url, max_retries=0) as client,
+    ):
+        with pytest.raises(error, match=f"HTTP {status}"):
+            await client.conversations.list()
+        process.terminate()
+        await process.wait()
+
+
+async def test_serve_string_seq_and_faults_flags() -> None:
+    async with (
+        served("--string-seq", "--faults", "bom, cr, multiline_data, sse_ids, no_event_line") as (
+            process,
+            url,
+        ),
+        LlmrixClient(url) as client,
+    ):
+        conversation = await client.conversations.create("strings")
+        assert isinstance(conversation.seq, str)
+        assert conversation.seq.startswith("seq-")
+        chat = client.chat(conversation.id)
+        assert await chat.complete("one two three") == 'You said: "one two three"'
+        process.terminate()
+        await process.wait()
+
+
+async def test_serve_names_the_port_already_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _out, err = await run_cli("serve", "--port", str(port))
+    assert code == 1
+    assert err == (
+        f"llmrix: error: port {port} on 127.0.0.1 is already in use (choose another with --port)\n"
+    )
+
+
+async def test_serve_rejects_unknown_fault_options() -> None:
+    code, _out, err = await run_cli("serve", "--faults", "crlf, sideways")
+    assert code == 1
+    assert err == "llmrix: error: unknown fault option 'sideways'\n"
+
+
+async def test_version() -> None:
+    code, out, _err = await run_cli("--version")
+    assert code == 0
+    assert out == f"llmrix {llmrix.__version__}\n"
+
+
+async def test_chat_help_names_the_environment_variables() -> None:
+    code, out, _err = await run_cli("chat", "--help", env={"COLUMNS": "200"})
+    assert code == 0
+    assert "default: the LLMRIX_BASE_URL environment variable" in out
+    assert "default: the LLMRIX_API_KEY environment variable" in out
+    assert "--model" in out
+    assert "--agent" in out
+
+
+async def test_chat_sends_model_and_agent() -> None:
+    async with DevServer() as server:
+        code, out, err = await run_cli(
+            "chat", "hi", "--base-url", server.base_url, "--model", "openai:gpt-4o", "--agent", "7"
+        )
+        assert code == 0, err
+        assert 'You said: "hi"' in out
+        body = server.requests[-1].json()
+    assert body == {"message": "hi", "agent_id": "7", "model": "openai:gpt-4o"}
+
+
+async def test_piped_output_has_no_colour() -> None:
+    async with DevServer() as server:
+        code, out, err = await run_cli(
+            "chat", "x /tool_error t /subagent_error s", "--base-url", server.base_url
+        )
+    assert code == 0, err
+    assert "\x1b[" not in out
+    assert "✗ t failed: t failed on purpose" in out
+    assert "✗ sub-agent s failed" in out

@@ -598,3 +598,170 @@ async def test_shutdown_mid_stream(http: aiohttp.ClientSession, spec: str) -> No
     assert dev.live_streams == 0
     assert b"run_start" in raw
     assert b"run_end" not in raw
+
+
+async def test_every_decision_is_applied_in_order(
+    dev: DevServer, http: aiohttp.ClientSession
+) -> None:
+    cid = await new_conversation(dev, http)
+    decide = url(dev, f"/conversations/{cid}/chat/hitl/decide")
+    async with http.post(
+        url(dev, f"/conversations/{cid}/chat"), json={"message": "clean /hitl 3"}
+    ) as r:
+        head = await read_until(r, b"hitl_interrupt")
+        one = {"decisions": [{"decision": "approve"}]}
+        async with http.post(decide, json=one) as d:
+            assert d.status == 422
+            assert (await d.json())["message"] == (
+                "the pending interrupt has 3 actions: send 3 decisions, not 1"
+            )
+        three = {
+            "decisions": [
+                {"decision": "approve"},
+                {"decision": "reject", "reason": "keep it"},
+                {"decision": "modify", "modified_args": {"target": "elsewhere"}},
+            ]
+        }
+        async with http.post(decide, json=three) as d:
+            assert d.status == 200
+        raw = head + await r.read()
+    evs = events(raw)
+    interrupt = evs[1]
+    assert interrupt["action_args"] == {"target": "clean #1"}
+    assert interrupt["description"] == (
+        'Run dangerous_action on "clean #1" and 2 more (send 3 decisions)'
+    )
+    assert [e["args"] for e in evs if e["type"] == "tool_start"] == [
+        {"target": "clean #1"},
+        {"target": "elsewhere"},
+    ]
+    text = text_of(evs)
+    assert 'The dangerous_action on "clean #1" was approved and ran.' in text
+    assert 'The dangerous_action on "clean #2" was rejected: keep it.' in text
+    assert 'The dangerous_action on "clean #3" ran with modified args {"target":"elsewhere"}.' in (
+        text
+    )
+
+
+async def test_resume_applies_every_decision_and_a_wrong_count_keeps_the_run_paused(
+    dev: DevServer, http: aiohttp.ClientSession
+) -> None:
+    dev.faults = FaultOptions(end_at_interrupt=True)
+    cid = await new_conversation(dev, http)
+    evs = events(await chat(dev, http, cid, {"message": "x /hitl 2 /ts"}))
+    assert [r["args"] for r in evs[1]["action_requests"]] == [
+        {"target": "x #1"},
+        {"target": "x #2"},
+    ]
+    chat_url = url(dev, f"/conversations/{cid}/chat")
+    wrong = {"message": "", "hitl_decisions": [{"decision": "approve"}] * 3}
+    async with http.post(chat_url, json=wrong) as r:
+        assert r.status == 422
+    right = {"message": "", "hitl_decisions": [{"decision": "reject"}, {"decision": "approve"}]}
+    text = text_of(events(await chat(dev, http, cid, right)))
+    assert 'on "x #1" was rejected: no reason given.' in text
+    assert 'on "x #2" was approved and ran.' in text
+
+
+async def test_a_resume_with_no_paused_run_is_409(
+    dev: DevServer, http: aiohttp.ClientSession
+) -> None:
+    cid = await new_conversation(dev, http)
+    resume = {"message": "", "hitl_decisions": [{"decision": "approve"}]}
+    async with http.post(url(dev, f"/conversations/{cid}/chat"), json=resume) as r:
+        assert r.status == 409
+        assert (await r.json())["message"] == "no paused run to resume in this conversation"
+
+
+async def test_failing_tool_and_subagent(dev: DevServer, http: aiohttp.ClientSession) -> None:
+    cid = await new_conversation(dev, http)
+    raw = await chat(dev, http, cid, {"message": "go /tool_error fetch /subagent_error helper"})
+    evs = events(raw)
+    assert types(evs)[:5] == [
+        "run_start",
+        "tool_start",
+        "tool_end",
+        "subagent_start",
+        "subagent_end",
+    ]
+    assert evs[2]["error"] is True
+    assert evs[2]["result"] == 'fetch failed on purpose with {"query":"go"}'
+    assert evs[4]["error"] is True
+    assert evs[4]["agent_name"] == "helper"
+    ok = events(await chat(dev, http, cid, {"message": "/tool fetch /subagent helper"}))
+    assert [e["error"] for e in ok if e["type"] in ("tool_end", "subagent_end")] == [False, False]
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "message"),
+    [
+        ("forbidden", 403, "this API key may not use the Open API"),
+        ("unconfigured", 503, "authentication is not configured on this server"),
+    ],
+)
+async def test_auth_modes(
+    http: aiohttp.ClientSession, mode: Any, status: int, message: str
+) -> None:
+    async with DevServer(auth_mode=mode) as server, http.get(url(server, "/conversations")) as r:
+        assert r.status == status
+        assert (await r.json()) == {"message": message}
+
+
+async def test_string_seq_cursors(http: aiohttp.ClientSession) -> None:
+    async with DevServer(string_seq=True) as server:
+        for title in "abc":
+            async with http.post(url(server, "/conversations"), json={"title": title}) as r:
+                assert (await r.json())["seq"] == f"seq-{'abc'.index(title) + 1}"
+        async with http.get(url(server, "/conversations?size=2")) as r:
+            page = await r.json()
+        assert [c["seq"] for c in page["items"]] == ["seq-3", "seq-2"]
+        async with http.get(url(server, "/conversations?size=2&lastId=seq-2")) as r:
+            assert [c["seq"] for c in (await r.json())["items"]] == ["seq-1"]
+        cid = page["items"][0]["id"]
+        await chat(server, http, cid, {"message": "hi"})
+        async with http.get(url(server, f"/conversations/{cid}/messages?lastId=seq-1")) as r:
+            assert [m["seq"] for m in (await r.json())["items"]] == ["seq-2"]
+
+
+async def test_fault_bom_and_cr(dev: DevServer, http: aiohttp.ClientSession) -> None:
+    cid = await new_conversation(dev, http)
+    raw = await chat(dev, http, cid, {"message": "hi"}, headers={"X-Llmrix-Dev-Faults": "bom, cr"})
+    assert raw.startswith(b"\xef\xbb\xbfevent: lifecycle\r")
+    assert b"\n" not in raw
+    assert raw.count(b"\xef\xbb\xbf") == 1
+    assert text_of(events(raw[3:])) == 'You said: "hi"'
+
+
+async def test_crlf_and_cr_together_are_refused(
+    dev: DevServer, http: aiohttp.ClientSession
+) -> None:
+    cid = await new_conversation(dev, http)
+    headers = {"X-Llmrix-Dev-Faults": "crlf, cr"}
+    async with http.post(
+        url(dev, f"/conversations/{cid}/chat"), json={"message": "x"}, headers=headers
+    ) as r:
+        assert r.status == 400
+        assert "choose one line end" in (await r.json())["message"]
+
+
+async def test_fault_multiline_data_ids_and_no_event_line(
+    dev: DevServer, http: aiohttp.ClientSession
+) -> None:
+    cid = await new_conversation(dev, http)
+    headers = {"X-Llmrix-Dev-Faults": "multiline_data, sse_ids, no_event_line"}
+    raw = await chat(dev, http, cid, {"message": "hi"}, headers=headers)
+    first, second = raw.split(b"\n\n")[:2]
+    assert first == (
+        b"id: 1\nretry: 3000\n"
+        b'data: {"channel":"lifecycle",\ndata: "type":"run_start",\n'
+        b'data: "run_id":' + first.split(b'"run_id":')[1].split(b",")[0] + b",\n"
+        b'data: "thread_id":"' + cid.encode() + b'"}'
+    )
+    assert second.startswith(b'id: 2\ndata: {"channel":"messages",\n')
+    assert b"event:" not in raw
+    data = [
+        json.loads("\n".join(line[6:] for line in block.split("\n") if line.startswith("data:")))
+        for block in raw.decode().split("\n\n")
+        if block
+    ]
+    assert "".join(d.get("content", "") for d in data) == 'You said: "hi"'

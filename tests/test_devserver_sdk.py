@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from _support import acquired
 
 from llmrix import (
+    APIError,
     APITimeoutError,
     AuthenticationError,
     CancelledEvent,
@@ -15,6 +17,7 @@ from llmrix import (
     ErrorEvent,
     HitlDecision,
     HitlInterruptEvent,
+    InternalServerError,
     LlmrixClient,
     MessageChunkEvent,
     NotFoundError,
@@ -245,7 +248,21 @@ async def test_api_key_required() -> None:
             assert (await client.conversations.list()).items == []
 
 
-@pytest.mark.parametrize("fault", [FaultOptions(crlf=True), FaultOptions(byte_per_write=True)])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        FaultOptions(crlf=True),
+        FaultOptions(cr=True),
+        FaultOptions(bom=True),
+        FaultOptions(multiline_data=True),
+        FaultOptions(sse_ids=True),
+        FaultOptions(no_event_line=True),
+        FaultOptions(bom=True, cr=True, multiline_data=True, sse_ids=True, no_event_line=True),
+        FaultOptions(byte_per_write=True),
+        FaultOptions(byte_per_write=True, cr=True, multiline_data=True),
+    ],
+    ids=repr,
+)
 async def test_framing_faults_do_not_change_the_events(
     llmrix_server: DevServer, llmrix_client: LlmrixClient, fault: FaultOptions
 ) -> None:
@@ -372,3 +389,56 @@ async def test_decide_on_a_paused_stream_resumes_it(
         async with llmrix_client.chat(conversation.id).stream("/hitl") as stream:
             [event async for event in stream]
         await stream.decide([HitlDecision.approve()])
+
+
+async def test_string_seq_cursors_page_end_to_end() -> None:
+    async with DevServer(string_seq=True) as server, LlmrixClient(server.base_url) as client:
+        created = [await client.conversations.create(f"c{i}") for i in range(5)]
+        assert all(isinstance(c.seq, str) for c in created)
+        seen = [c.id async for c in client.conversations.iter(size=2)]
+        assert seen == [c.id for c in reversed(created)]
+        chat = client.chat(created[0].id)
+        for word in ("one", "two", "three"):
+            await chat.complete(word)
+        messages = [m async for m in client.conversations.iter_messages(created[0].id, size=2)]
+        assert [m.seq for m in messages] == [f"seq-{n}" for n in range(1, 7)]
+        assert [m.role for m in messages] == ["user", "assistant"] * 3
+
+
+async def test_failing_tool_and_subagent_events(llmrix_client: LlmrixClient) -> None:
+    conversation = await llmrix_client.conversations.create("t")
+    events = await run(llmrix_client, conversation.id, "x /tool_error fetch /subagent_error aide")
+    tool_end = next(e for e in events if isinstance(e, ToolEndEvent))
+    subagent_end = next(e for e in events if isinstance(e, SubagentEndEvent))
+    assert (tool_end.name, tool_end.error) == ("fetch", True)
+    assert (subagent_end.agent_name, subagent_end.error) == ("aide", True)
+
+
+async def test_every_decision_reaches_the_run(llmrix_client: LlmrixClient) -> None:
+    conversation = await llmrix_client.conversations.create("t")
+    chat = llmrix_client.chat(conversation.id)
+    async with chat.stream("sweep /hitl 2 /ts") as stream:
+        async for event in stream:
+            if isinstance(event, HitlInterruptEvent):
+                assert len(event.action_requests) == 2
+                with pytest.raises(UnprocessableEntityError, match="send 2 decisions, not 1"):
+                    await stream.decide([HitlDecision.approve()])
+                await stream.decide([HitlDecision.approve(), HitlDecision.reject("no")])
+    history = [m async for m in llmrix_client.conversations.iter_messages(conversation.id)]
+    reply = history[-1].content or ""
+    assert 'on "sweep #1" was approved and ran.' in reply
+    assert 'on "sweep #2" was rejected: no.' in reply
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "error"),
+    [("forbidden", 403, AuthenticationError), ("unconfigured", 503, InternalServerError)],
+)
+async def test_auth_modes_map_to_errors(mode: Any, status: int, error: type[APIError]) -> None:
+    async with (
+        DevServer(auth_mode=mode) as server,
+        LlmrixClient(server.base_url, max_retries=0) as client,
+    ):
+        with pytest.raises(error) as info:
+            await client.conversations.create("t")
+        assert info.value.status_code == status

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -42,8 +42,8 @@ class RunIO(Protocol):
     async def pause(self, seconds: float) -> None:
         """Wait a little (raises if the run is stopped meanwhile)."""
 
-    async def wait_for_decision(self) -> HitlDecision:
-        """Wait until the pending interrupt is decided."""
+    async def wait_for_decisions(self) -> list[HitlDecision]:
+        """Wait until the pending interrupt is decided (one decision per action)."""
 
 
 class NullIO:
@@ -67,11 +67,11 @@ class NullIO:
     async def pause(self, seconds: float) -> None:
         """Do not wait."""
 
-    async def wait_for_decision(self) -> HitlDecision:
-        """Return the decision that must already be present."""
-        if self._run.decision is None:
+    async def wait_for_decisions(self) -> list[HitlDecision]:
+        """Return the decisions that must already be present."""
+        if self._run.decisions is None:
             raise RuntimeError("a detached run cannot wait for a decision")
-        return self._run.decision
+        return self._run.decisions
 
 
 def split_words(text: str) -> list[str]:
@@ -103,12 +103,13 @@ class ScriptedAgent:
         await self._reply(run, io)
 
     async def _act(self, run: Run, io: RunIO, action: Action) -> None:
-        if action.kind == "tool":
-            await self._tool(run, io, action.name, {"query": run.script.topic})
-        elif action.kind == "subagent":
-            await self._subagent(run, io, action.name)
+        if action.kind in ("tool", "tool_error"):
+            failed = action.kind == "tool_error"
+            await self._tool(run, io, action.name, {"query": run.script.topic}, failed=failed)
+        elif action.kind in ("subagent", "subagent_error"):
+            await self._subagent(run, io, action.name, failed=action.kind == "subagent_error")
         elif action.kind == "hitl":
-            await self._hitl(run, io)
+            await self._hitl(run, io, action.count)
         elif action.kind == "heartbeats":
             await io.keepalives()
 
@@ -116,50 +117,70 @@ class ScriptedAgent:
         return self._settings.slow_delay if run.script.slow else 0.0
 
     async def _tool(
-        self, run: Run, io: RunIO, name: str, args: dict[str, object], call_id: str = ""
+        self,
+        run: Run,
+        io: RunIO,
+        name: str,
+        args: dict[str, object],
+        call_id: str = "",
+        *,
+        failed: bool = False,
     ) -> None:
         call_id = call_id or f"call_{new_id()[:12]}"
         ts = run.script.ts
         await io.emit(ev.tool_start(call_id, name, args, ts))
         await io.pause(self._delay(run))
-        result = f"{name} finished with {msgspec.json.encode(args).decode()}"
-        await io.emit(ev.tool_end(call_id, name, result, ts))
+        shown = msgspec.json.encode(args).decode()
+        result = (
+            f"{name} failed on purpose with {shown}" if failed else f"{name} finished with {shown}"
+        )
+        await io.emit(ev.tool_end(call_id, name, result, ts, error=failed))
         self._store.add_message(
             run.conversation_id, "tool", result, [ToolCall(id=call_id, name=name, args=args)]
         )
 
-    async def _subagent(self, run: Run, io: RunIO, name: str) -> None:
+    async def _subagent(self, run: Run, io: RunIO, name: str, *, failed: bool = False) -> None:
         call_id = f"call_{new_id()[:12]}"
         ts = run.script.ts
         await io.emit(ev.subagent_start(call_id, name, run.script.topic, ts))
         await io.pause(self._delay(run))
-        await io.emit(ev.subagent_end(call_id, name, f"{name} is done", ts))
+        output = f"{name} failed on purpose" if failed else f"{name} is done"
+        await io.emit(ev.subagent_end(call_id, name, output, ts, error=failed))
 
-    async def _hitl(self, run: Run, io: RunIO) -> None:
+    async def _hitl(self, run: Run, io: RunIO, count: int) -> None:
         if run.interrupt_id is None:
             run.interrupt_id = f"hitl_{new_id()[:12]}"
-            run.interrupt_args = {"target": run.script.topic or "everything"}
-            description = f'Run {HITL_ACTION} on "{run.interrupt_args["target"]}"'
+            topic = run.script.topic or "everything"
+            targets = [topic] if count == 1 else [f"{topic} #{i}" for i in range(1, count + 1)]
+            run.interrupt_args = [{"target": target} for target in targets]
             await io.emit(
-                ev.hitl_interrupt(
-                    run.interrupt_id, HITL_ACTION, run.interrupt_args, description, run.script.ts
-                )
+                ev.hitl_interrupt(run.interrupt_id, HITL_ACTION, run.interrupt_args, run.script.ts)
             )
-        decision = await io.wait_for_decision()
-        interrupt_id, args = run.interrupt_id, run.interrupt_args
+        decisions = await io.wait_for_decisions()
+        interrupt_id, actions = run.interrupt_id, run.interrupt_args
         run.interrupt_id = None
-        run.decision = None
+        run.interrupt_args = []
+        run.decisions = None
+        for index, (args, decision) in enumerate(zip(actions, decisions, strict=True)):
+            call_id = interrupt_id if len(actions) == 1 else f"{interrupt_id}_{index + 1}"
+            await self._apply(run, io, args, decision, call_id)
+
+    async def _apply(
+        self, run: Run, io: RunIO, args: dict[str, Any], decision: HitlDecision, call_id: str
+    ) -> None:
+        target = str(args["target"])
+        action = f'{HITL_ACTION} on "{target}"' if "#" in target else HITL_ACTION
         if decision.decision == "reject":
             reason = decision.reason or "no reason given"
-            run.outcomes.append(f"The {HITL_ACTION} was rejected: {reason}.")
+            run.outcomes.append(f"The {action} was rejected: {reason}.")
             return
         if decision.decision == "modify":
             args = dict(decision.modified_args or {})
             shown = msgspec.json.encode(args).decode()
-            run.outcomes.append(f"The {HITL_ACTION} ran with modified args {shown}.")
+            run.outcomes.append(f"The {action} ran with modified args {shown}.")
         else:
-            run.outcomes.append(f"The {HITL_ACTION} was approved and ran.")
-        await self._tool(run, io, HITL_ACTION, args, interrupt_id or "")
+            run.outcomes.append(f"The {action} was approved and ran.")
+        await self._tool(run, io, HITL_ACTION, args, call_id)
 
     async def _reply(self, run: Run, io: RunIO) -> None:
         script = run.script

@@ -15,12 +15,15 @@ from . import _events as ev
 from ._agent import NullIO, ScriptedAgent
 from ._models import (
     ChatBody,
+    Conversation,
     CreateAgentBody,
     CreateConversationBody,
     CreateCronBody,
     DecideBody,
     EmptyBody,
+    HitlDecision,
     MatesBody,
+    Page,
     UpdateAgentBody,
     UpdateConversationBody,
     UpdateCronBody,
@@ -94,8 +97,13 @@ async def _decode(request: web.Request, model: type[_T], *, allow_empty: bool = 
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
 
 
+STRING_SEQ_PREFIX = "seq-"
+
+
 def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name, "")
+    if name == "lastId":
+        raw = raw.removeprefix(STRING_SEQ_PREFIX)
     if raw == "":
         return default
     try:
@@ -183,6 +191,11 @@ class DevApi:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        mode = self.settings.auth_mode
+        if mode == "forbidden":
+            raise ApiError(403, "this API key may not use the Open API")
+        if mode == "unconfigured":
+            raise ApiError(503, "authentication is not configured on this server")
         key = self.settings.api_key
         if key is not None and request.headers.get("Authorization") != f"Bearer {key}":
             raise ApiError(401, "missing or invalid API key")
@@ -194,25 +207,34 @@ class DevApi:
             raise ApiError(404, f"conversation {conversation_id!r} not found")
         return conversation_id
 
+    def _with_seq(self, value: Conversation | Page | None) -> web.Response:
+        """Answer a conversation or a page, with ``seq`` as ``"seq-N"`` in string-seq mode."""
+        if not self.settings.string_seq or value is None:
+            return _json(value)
+        data = msgspec.to_builtins(value)
+        for item in data.get("items", [data]):
+            item["seq"] = f"{STRING_SEQ_PREFIX}{item['seq']}"
+        return _json(data)
+
     async def create_conversation(self, request: web.Request) -> web.StreamResponse:
         """``POST /conversations``."""
         body = await _decode(request, CreateConversationBody)
-        return _json(self.store.create_conversation(body.title, body.agent_id))
+        return self._with_seq(self.store.create_conversation(body.title, body.agent_id))
 
     async def list_conversations(self, request: web.Request) -> web.StreamResponse:
         """``GET /conversations``: newest first, next page below ``lastId``."""
         last_id, size = _cursor(request)
-        return _json(self.store.list_conversations(last_id, size))
+        return self._with_seq(self.store.list_conversations(last_id, size))
 
     async def get_conversation(self, request: web.Request) -> web.StreamResponse:
         """``GET /conversations/{id}``."""
-        return _json(self.store.get_conversation(self._conversation_id(request)))
+        return self._with_seq(self.store.get_conversation(self._conversation_id(request)))
 
     async def update_conversation(self, request: web.Request) -> web.StreamResponse:
         """``PATCH /conversations/{id}``."""
         conversation_id = self._conversation_id(request)
         body = await _decode(request, UpdateConversationBody)
-        return _json(self.store.update_conversation(conversation_id, body))
+        return self._with_seq(self.store.update_conversation(conversation_id, body))
 
     async def delete_conversation(self, request: web.Request) -> web.StreamResponse:
         """``DELETE /conversations/{id}`` (answers 204)."""
@@ -225,7 +247,7 @@ class DevApi:
         """``GET /conversations/{id}/messages``: oldest first, next page above ``lastId``."""
         conversation_id = self._conversation_id(request)
         last_id, size = _cursor(request)
-        return _json(self.store.list_messages(conversation_id, last_id, size))
+        return self._with_seq(self.store.list_messages(conversation_id, last_id, size))
 
     def _faults(self, request: web.Request) -> FaultOptions:
         faults = self.settings.faults
@@ -245,11 +267,12 @@ class DevApi:
         if body.hitl_decisions is not None:
             if not body.hitl_decisions:
                 raise ApiError(422, "hitl_decisions must not be empty")
-            parked = self.runs.unpark(conversation_id)
+            parked = self.runs.parked(conversation_id)
             if parked is None:
                 raise ApiError(409, "no paused run to resume in this conversation")
+            self._decide(parked, body.hitl_decisions)
             run = parked
-            run.decide(body.hitl_decisions[0])
+            self.runs.unpark(conversation_id)
         else:
             self.runs.unpark(conversation_id)
             run = Run(f"run_{new_id()[:12]}", conversation_id, parse_script(body.message))
@@ -290,14 +313,22 @@ class DevApi:
             raise ApiError(422, "decisions must not be empty")
         live = self.runs.waiting(conversation_id)
         if live is not None:
-            live.decide(body.decisions[0])
+            self._decide(live, body.decisions)
             return _empty()
-        parked = self.runs.unpark(conversation_id)
+        parked = self.runs.parked(conversation_id)
         if parked is None:
             raise ApiError(409, "no run in this conversation is waiting for a decision")
-        parked.decide(body.decisions[0])
+        self._decide(parked, body.decisions)
+        self.runs.unpark(conversation_id)
         await self.agent.play(parked, NullIO(parked))
         return _empty()
+
+    @staticmethod
+    def _decide(run: Run, decisions: list[HitlDecision]) -> None:
+        try:
+            run.decide(decisions)
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from None
 
     def _task_id(self, request: web.Request) -> str:
         task_id = request.match_info["id"]

@@ -39,8 +39,8 @@ def tool_start(call_id: str, name: str, args: dict[str, Any], ts: bool) -> Event
     return {"channel": "tools", "type": "tool_start", "id": call_id, "name": name, "args": args}
 
 
-def tool_end(call_id: str, name: str, result: str, ts: bool) -> Event:
-    """``tools/tool_end``."""
+def tool_end(call_id: str, name: str, result: str, ts: bool, *, error: bool = False) -> Event:
+    """``tools/tool_end``; ``error`` marks a failed call (primary shape only)."""
     if ts:
         return {
             "channel": "tools",
@@ -56,7 +56,7 @@ def tool_end(call_id: str, name: str, result: str, ts: bool) -> Event:
         "id": call_id,
         "name": name,
         "result": result,
-        "error": False,
+        "error": error,
     }
 
 
@@ -74,8 +74,8 @@ def subagent_start(call_id: str, name: str, task: str, ts: bool) -> Event:
     return {"channel": "tools", "type": "subagent_start", "id": call_id, "agent_name": name}
 
 
-def subagent_end(call_id: str, name: str, output: str, ts: bool) -> Event:
-    """``tools/subagent_end``."""
+def subagent_end(call_id: str, name: str, output: str, ts: bool, *, error: bool = False) -> Event:
+    """``tools/subagent_end``; ``error`` marks a failed sub-agent (primary shape only)."""
     if ts:
         return {
             "channel": "tools",
@@ -90,28 +90,39 @@ def subagent_end(call_id: str, name: str, output: str, ts: bool) -> Event:
         "type": "subagent_end",
         "id": call_id,
         "agent_name": name,
-        "error": False,
+        "error": error,
     }
 
 
 def hitl_interrupt(
-    interrupt_id: str, action: str, args: dict[str, Any], description: str, ts: bool
+    interrupt_id: str, action: str, actions: list[dict[str, Any]], ts: bool
 ) -> Event:
-    """``hitl/hitl_interrupt``; the TypeScript shape lists ``action_requests``."""
+    """``hitl/hitl_interrupt`` asking about one call of ``action`` per item of ``actions``.
+
+    The TypeScript shape lists them all in ``action_requests``; the primary shape has room
+    for one, so it names the first and its description says how many decisions to send.
+    """
+    descriptions = [f'Run {action} on "{args["target"]}"' for args in actions]
     if ts:
-        request = {
-            "name": action,
-            "args": args,
-            "description": description,
-            "decisions": ["approve", "reject", "modify"],
-        }
-        return {"channel": "hitl", "type": "hitl_interrupt", "action_requests": [request]}
+        requests = [
+            {
+                "name": action,
+                "args": args,
+                "description": description,
+                "decisions": ["approve", "reject", "modify"],
+            }
+            for args, description in zip(actions, descriptions, strict=True)
+        ]
+        return {"channel": "hitl", "type": "hitl_interrupt", "action_requests": requests}
+    description = descriptions[0]
+    if len(actions) > 1:
+        description += f" and {len(actions) - 1} more (send {len(actions)} decisions)"
     return {
         "channel": "hitl",
         "type": "hitl_interrupt",
         "id": interrupt_id,
         "action_name": action,
-        "action_args": args,
+        "action_args": actions[0],
         "description": description,
     }
 

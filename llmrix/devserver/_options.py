@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import Literal
 
 FAULT_HEADER = "X-Llmrix-Dev-Faults"
 FAULT_QUERY = "faults"
@@ -13,6 +14,13 @@ class FaultOptions:
     """Ways to bend or damage a chat stream on purpose; event counts exclude keep-alives.
 
     * ``crlf``: end every line with CRLF instead of LF.
+    * ``cr``: end every line with a lone CR instead of LF.
+    * ``bom``: start the stream with a UTF-8 byte order mark.
+    * ``multiline_data``: spread each event's JSON over several ``data:`` lines, one
+      member per line (joined with LF by the client, it is the same JSON).
+    * ``sse_ids``: give every frame an ``id:`` field (1, 2, ...) and the first one a
+      ``retry:`` field.
+    * ``no_event_line``: leave out the ``event:`` line; the JSON's ``channel`` is enough.
     * ``byte_per_write``: write the stream one byte per write, yielding after each.
     * ``cut_after``: abort the TCP connection once N events were sent (no terminal event).
     * ``malformed_after``: after N events, send one frame whose data is broken JSON.
@@ -23,11 +31,20 @@ class FaultOptions:
     """
 
     crlf: bool = False
+    cr: bool = False
+    bom: bool = False
+    multiline_data: bool = False
+    sse_ids: bool = False
+    no_event_line: bool = False
     byte_per_write: bool = False
     cut_after: int | None = None
     malformed_after: int | None = None
     stall_after: int | None = None
     end_at_interrupt: bool = False
+
+    def __post_init__(self) -> None:
+        if self.crlf and self.cr:
+            raise ValueError("choose one line end: crlf or cr")
 
     def merged(self, spec: str) -> FaultOptions:
         """Return a copy overridden by a spec such as ``"crlf, cut_after=3"``.
@@ -62,11 +79,22 @@ def _count(name: str, value: str) -> int | None:
     return count
 
 
+AuthMode = Literal["key", "forbidden", "unconfigured"]
+
+
 @dataclass
 class Settings:
-    """Server behaviour that tests may change while the server runs."""
+    """Server behaviour that tests may change while the server runs.
+
+    ``auth_mode``: ``"key"`` checks ``api_key`` when one is set (401 on a mismatch);
+    ``"forbidden"`` answers every request 403; ``"unconfigured"`` answers every request
+    503, as deployments do when authentication is not configured.
+    ``string_seq``: conversations and messages carry their ``seq`` cursor as a string.
+    """
 
     api_key: str | None = None
+    auth_mode: AuthMode = "key"
+    string_seq: bool = False
     heartbeat_interval: float = 15.0
     slow_delay: float = 0.05
     agents_enabled: bool = True

@@ -35,8 +35,8 @@ class Run:
         self.step = 0
         self.started = False
         self.interrupt_id: str | None = None
-        self.interrupt_args: dict[str, Any] = {}
-        self.decision: HitlDecision | None = None
+        self.interrupt_args: list[dict[str, Any]] = []
+        self.decisions: list[HitlDecision] | None = None
         self.outcomes: list[str] = []
         self.stopped = False
         self.closing = False
@@ -45,7 +45,7 @@ class Run:
     @property
     def awaiting_decision(self) -> bool:
         """Whether an interrupt was sent and no decision has arrived yet."""
-        return self.interrupt_id is not None and self.decision is None
+        return self.interrupt_id is not None and self.decisions is None
 
     def check(self) -> None:
         """Raise if the run was stopped or the server is closing."""
@@ -64,9 +64,19 @@ class Run:
         self.closing = True
         self.wake.set()
 
-    def decide(self, decision: HitlDecision) -> None:
-        """Deliver the decision for the pending interrupt."""
-        self.decision = decision
+    def decide(self, decisions: list[HitlDecision]) -> None:
+        """Deliver the decisions for the pending interrupt, one per action in order.
+
+        Raises ``ValueError`` when their number differs from the number of actions.
+        """
+        expected = len(self.interrupt_args)
+        if len(decisions) != expected:
+            plural = "s" if expected != 1 else ""
+            raise ValueError(
+                f"the pending interrupt has {expected} action{plural}: send {expected}"
+                f" decision{plural}, not {len(decisions)}"
+            )
+        self.decisions = list(decisions)
         self.wake.set()
 
 
@@ -95,6 +105,10 @@ class RunRegistry:
             self.idle.set()
         if run.awaiting_decision and not (run.stopped or run.closing):
             self._parked[run.conversation_id] = run
+
+    def parked(self, conversation_id: str) -> Run | None:
+        """The run of a conversation parked at an interrupt, if any (left parked)."""
+        return self._parked.get(conversation_id)
 
     def unpark(self, conversation_id: str) -> Run | None:
         """Take the parked run of a conversation, if any."""

@@ -5,14 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ActionKind = Literal["tool", "subagent", "hitl", "error", "heartbeats"]
+ActionKind = Literal[
+    "tool", "tool_error", "subagent", "subagent_error", "hitl", "error", "heartbeats"
+]
 
 DEFAULT_TOOL = "web_search"
 DEFAULT_SUBAGENT = "researcher"
 DEFAULT_LONG = 1000
 
-_NAMED = {"/tool": ("tool", DEFAULT_TOOL), "/subagent": ("subagent", DEFAULT_SUBAGENT)}
-_BARE: dict[str, ActionKind] = {"/hitl": "hitl", "/error": "error", "/heartbeats": "heartbeats"}
+_NAMED: dict[str, tuple[ActionKind, str]] = {
+    "/tool": ("tool", DEFAULT_TOOL),
+    "/tool_error": ("tool_error", DEFAULT_TOOL),
+    "/subagent": ("subagent", DEFAULT_SUBAGENT),
+    "/subagent_error": ("subagent_error", DEFAULT_SUBAGENT),
+}
+_BARE: dict[str, ActionKind] = {"/error": "error", "/heartbeats": "heartbeats"}
 _FLAGS = {"/slow", "/ts"}
 
 
@@ -22,6 +29,7 @@ class Action:
 
     kind: ActionKind
     name: str = ""
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,14 @@ def parse_script(text: str) -> Script:
             name = _argument(tokens, index)
             if name is not None:
                 consumed.add(index + 1)
-            actions.append(Action("tool" if kind == "tool" else "subagent", name or default))
+            actions.append(Action(kind, name or default))
+        elif token == "/hitl":
+            argument = _argument(tokens, index)
+            count = 1
+            if argument is not None and argument.isdigit() and int(argument) > 0:
+                consumed.add(index + 1)
+                count = int(argument)
+            actions.append(Action("hitl", count=count))
         elif token in _BARE:
             actions.append(Action(_BARE[token]))
         elif token in _FLAGS:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ._app import DevApi, RecordedRequest
 from ._models import Conversation
-from ._options import FaultOptions, Settings
+from ._options import AuthMode, FaultOptions, Settings
 from ._store import Store
 
 
@@ -44,6 +44,11 @@ class DevServer:
         heartbeat_interval: float = 15.0,
         *,
         crlf: bool = False,
+        cr: bool = False,
+        bom: bool = False,
+        multiline_data: bool = False,
+        sse_ids: bool = False,
+        no_event_line: bool = False,
         byte_per_write: bool = False,
         cut_after: int | None = None,
         malformed_after: int | None = None,
@@ -51,6 +56,8 @@ class DevServer:
         end_at_interrupt: bool = False,
         slow_delay: float = 0.05,
         agents_enabled: bool = True,
+        auth_mode: AuthMode = "key",
+        string_seq: bool = False,
         shutdown_timeout: float = 0.5,
     ) -> None:
         self.host = host
@@ -59,8 +66,15 @@ class DevServer:
             heartbeat_interval=heartbeat_interval,
             slow_delay=slow_delay,
             agents_enabled=agents_enabled,
+            auth_mode=auth_mode,
+            string_seq=string_seq,
             faults=FaultOptions(
                 crlf=crlf,
+                cr=cr,
+                bom=bom,
+                multiline_data=multiline_data,
+                sse_ids=sse_ids,
+                no_event_line=no_event_line,
                 byte_per_write=byte_per_write,
                 cut_after=cut_after,
                 malformed_after=malformed_after,
@@ -169,13 +183,19 @@ class DevServer:
 def serve(
     host: str = "127.0.0.1", port: int = 8899, api_key: str | None = None, **options: Any
 ) -> None:
-    """Run a dev server in the foreground until Ctrl-C (or SIGTERM)."""
+    """Run a dev server in the foreground until Ctrl-C (SIGINT) or SIGTERM.
+
+    ``options`` are ``DevServer`` keywords.
+    """
 
     async def main() -> None:
         task = asyncio.current_task()
         if task is not None:
-            with contextlib.suppress(NotImplementedError, AttributeError):
-                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+            # Handled here rather than through KeyboardInterrupt: a process started with
+            # SIGINT ignored (by a shell's `&` or a test runner) must still stop on it.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, AttributeError, RuntimeError):
+                    asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
         async with DevServer(host, port, api_key, **options) as server:
             print(f"llmrix dev server listening on {server.base_url}/api/open/v1", flush=True)
             await server.serve_forever()

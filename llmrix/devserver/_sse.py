@@ -28,9 +28,29 @@ _MALFORMED = b'event: messages\ndata: {"channel":"messages","type":"message_chun
 _encoder = msgspec.json.Encoder()
 
 
-def frame(event: ev.Event) -> bytes:
-    """Encode one event as ``event: <channel>`` plus a JSON ``data:`` line."""
-    return b"event: %s\ndata: %s\n\n" % (event["channel"].encode(), _encoder.encode(event))
+_BOM = "\ufeff".encode()
+RETRY_MS = 3000
+
+
+def frame(event: ev.Event, faults: FaultOptions | None = None, frame_id: int = 0) -> bytes:
+    """Encode one event as ``event: <channel>`` plus a JSON ``data:`` line.
+
+    ``faults`` may drop the ``event:`` line, spread the JSON over one ``data:`` line per
+    member, and add ``id:`` (``frame_id``) and, for frame 1, ``retry:`` fields.
+    """
+    if faults is None or not (faults.no_event_line or faults.multiline_data or faults.sse_ids):
+        return b"event: %s\ndata: %s\n\n" % (event["channel"].encode(), _encoder.encode(event))
+    lines = [] if faults.no_event_line else [b"event: " + event["channel"].encode()]
+    if faults.sse_ids:
+        lines.append(b"id: %d" % frame_id)
+        if frame_id == 1:
+            lines.append(b"retry: %d" % RETRY_MS)
+    if faults.multiline_data:
+        members = [_encoder.encode(key) + b":" + _encoder.encode(v) for key, v in event.items()]
+        lines.append(b"data: {" + b",\ndata: ".join(members) + b"}")
+    else:
+        lines.append(b"data: " + _encoder.encode(event))
+    return b"\n".join(lines) + b"\n\n"
 
 
 class SseStream:
@@ -53,6 +73,7 @@ class SseStream:
         self._events = 0
         self._malformed_sent = False
         self._beats = 0
+        self._started = False
         self._last_write = asyncio.get_running_loop().time()
 
     async def emit(self, event: ev.Event, *, flush: bool = True) -> None:
@@ -63,20 +84,21 @@ class SseStream:
     async def send(self, event: ev.Event, *, flush: bool = True) -> None:
         """Send an event regardless of the run's state (used for terminal events)."""
         await self._apply_faults()
-        self._buffer += frame(event)
         self._events += 1
+        self._buffer += frame(event, self._faults, self._events)
         if flush or len(self._buffer) >= BATCH_BYTES:
             await self.flush()
 
     async def emit_many(self, event: ev.Event, count: int) -> None:
         """Send ``event`` ``count`` times, encoded once and written in large batches."""
         faults = self._faults
-        if (faults.cut_after, faults.malformed_after, faults.stall_after) != (None, None, None):
+        counted = (faults.cut_after, faults.malformed_after, faults.stall_after)
+        if faults.sse_ids or counted != (None, None, None):
             for _ in range(count):
                 await self.emit(event, flush=False)
             await self.flush()
             return
-        encoded = frame(event)
+        encoded = frame(event, faults)
         per_batch = max(1, BATCH_BYTES // len(encoded))
         batch = encoded * per_batch
         left = count
@@ -96,6 +118,12 @@ class SseStream:
         self._buffer.clear()
         if self._faults.crlf:
             data = data.replace(b"\n", b"\r\n")
+        elif self._faults.cr:
+            data = data.replace(b"\n", b"\r")
+        if not self._started:
+            self._started = True
+            if self._faults.bom:
+                data = _BOM + data
         if self._faults.byte_per_write:
             for index in range(len(data)):
                 await self._response.write(data[index : index + 1])
@@ -121,13 +149,13 @@ class SseStream:
             self._run.check()
         self._run.check()
 
-    async def wait_for_decision(self) -> HitlDecision:
-        """Wait for the HITL decision, sending keep-alives meanwhile."""
+    async def wait_for_decisions(self) -> list[HitlDecision]:
+        """Wait for the HITL decisions, sending keep-alives meanwhile."""
         await self.flush()
         while True:
             self._run.check()
-            if self._run.decision is not None:
-                return self._run.decision
+            if self._run.decisions is not None:
+                return self._run.decisions
             if self._faults.end_at_interrupt:
                 raise StreamDetached
             await self._idle(None)

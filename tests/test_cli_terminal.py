@@ -1,0 +1,155 @@
+"""``llmrix chat`` in a real pseudo-terminal: Ctrl-C, Ctrl-D, the approval prompt, colour."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from llmrix.devserver import DevServer
+
+if sys.platform == "win32":
+    pytest.skip("needs a POSIX pty", allow_module_level=True)
+
+from _terminal import Terminal
+
+Start = Callable[..., Terminal]
+INTERRUPTED = 130
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[DevServer]:
+    async with DevServer(heartbeat_interval=0.2, slow_delay=0.2) as server:
+        yield server
+
+
+@pytest.fixture
+async def terminal(server: DevServer) -> AsyncIterator[Start]:
+    """Start ``llmrix chat`` (plus extra arguments) in a pty, talking to ``server``."""
+    started: list[Terminal] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Terminal:
+        term = Terminal("chat", "--base-url", server.base_url, *args, env=env)
+        started.append(term)
+        return term
+
+    yield start
+    for term in started:
+        term.close()
+
+
+async def test_ctrl_c_at_the_idle_prompt_exits_at_once(terminal: Start) -> None:
+    term = terminal()
+    await term.expect("> ")
+    term.send("half a thought")
+    term.send("\x03")
+    assert await term.wait(timeout=5) == INTERRUPTED
+    assert "Traceback" not in term.output
+
+
+async def test_ctrl_d_at_the_prompt_exits_cleanly(terminal: Start) -> None:
+    term = terminal()
+    await term.expect("> ")
+    term.send("\x04")
+    assert await term.wait(timeout=5) == 0
+
+
+async def test_ctrl_c_at_the_approval_prompt_stops_the_run_and_keeps_the_next_line(
+    terminal: Start, server: DevServer
+) -> None:
+    term = terminal()
+    end = await term.expect("> ")
+    term.send("Delete logs /hitl\r")
+    end = await term.expect("Approve? [y/n] ", after=end)
+    term.send("\x03")
+    end = await term.expect("cancelled: stopped by user", after=end)
+    end = await term.expect("> ", after=end)
+    term.send("hello again\r")
+    end = await term.expect('You said: "hello again"', after=end)
+    await term.expect("> ", after=end)
+    term.send("\x04")
+    assert await term.wait(timeout=10) == 0
+    assert "409" not in term.output
+    assert "Traceback" not in term.output
+    assert server.live_streams == 0
+
+
+async def test_ctrl_c_during_a_reply_stops_it_and_a_second_one_quits(terminal: Start) -> None:
+    term = terminal()
+    end = await term.expect("> ")
+    term.send("Tell me a story /slow\r")
+    end = await term.expect("You said:", after=end)
+    term.send("\x03")
+    end = await term.expect("cancelled: stopped by user", after=end)
+    end = await term.expect("> ", after=end)
+    term.send("Another one /slow\r")
+    end = await term.expect("You said:", after=end)
+    term.send("\x03")
+    await term.expect("stopping", after=end)
+    term.send("\x03")
+    assert await term.wait(timeout=10) == INTERRUPTED
+    assert "Traceback" not in term.output
+
+
+async def test_the_approval_prompt_shows_the_arguments_and_asks_again(terminal: Start) -> None:
+    term = terminal()
+    end = await term.expect("> ")
+    term.send("Delete logs /hitl\r")
+    end = await term.expect('dangerous_action {"target": "Delete logs"}', after=end)
+    end = await term.expect("Approve? [y/n] ", after=end)
+    term.send("maybe\r")
+    end = await term.expect("Please answer y (approve) or n (reject).", after=end)
+    end = await term.expect("Approve? [y/n] ", after=end)
+    term.send("n\r")
+    end = await term.expect("Reason (optional): ", after=end)
+    term.send("not today\r")
+    await term.expect("The dangerous_action was rejected: not today.", after=end)
+    term.send("\x04")
+    assert await term.wait(timeout=10) == 0
+
+
+async def test_each_action_of_an_interrupt_gets_its_own_question(terminal: Start) -> None:
+    term = terminal()
+    end = await term.expect("> ")
+    term.send("Tidy up /hitl 2 /ts\r")
+    end = await term.expect("Approve (1/2)? [y/n] ", after=end)
+    term.send("y\r")
+    end = await term.expect("Approve (2/2)? [y/n] ", after=end)
+    term.send("n\r")
+    end = await term.expect("Reason (optional): ", after=end)
+    term.send("\r")
+    end = await term.expect('on "Tidy up #1" was approved and ran.', after=end)
+    await term.expect('on "Tidy up #2" was rejected: no reason given.', after=end)
+    term.send("\x04")
+    assert await term.wait(timeout=10) == 0
+
+
+async def test_colour_on_a_terminal_and_none_with_no_color(terminal: Start) -> None:
+    coloured = terminal("Find cats /tool web_search /tool_error broken")
+    plain = terminal("Find cats /tool web_search /tool_error broken", env={"NO_COLOR": "1"})
+    assert await coloured.wait() == 0
+    assert await plain.wait() == 0
+    assert "\x1b[36m" in coloured.raw_output  # tool activity
+    assert "\x1b[1;31m" in coloured.raw_output  # the failed tool
+    assert "\x1b[" not in plain.raw_output
+    assert "✗ broken failed: broken failed on purpose" in plain.output
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ChatStream.decide() inside the loop, on a stream the server ended at the"
+    " interrupt but whose end the SDK has not read yet, posts /decide instead of resuming;"
+    " the loop then sees the end as a truncation (fix belongs in llmrix/streaming.py)",
+)
+async def test_approval_on_a_server_that_ends_the_stream_at_the_interrupt() -> None:
+    async with DevServer(end_at_interrupt=True) as server:
+        term = Terminal("chat", "--base-url", server.base_url)
+        try:
+            end = await term.expect("> ")
+            term.send("Delete logs /hitl\r")
+            end = await term.expect("Approve? [y/n] ", after=end)
+            term.send("y\r")
+            await term.expect("The dangerous_action was approved and ran.", after=end, timeout=3)
+        finally:
+            term.close()
