@@ -62,7 +62,7 @@ class APIError(LlmrixError):
 
 
 class BadRequestError(APIError):
-    """HTTP 400."""
+    """HTTP 400: the server refused the request itself (a missing or invalid field)."""
 
 
 class AuthenticationError(APIError):
@@ -70,23 +70,23 @@ class AuthenticationError(APIError):
 
 
 class NotFoundError(APIError):
-    """HTTP 404."""
+    """HTTP 404: no such conversation, task or agent (or a wrong ``base_url`` prefix)."""
 
 
 class ConflictError(APIError):
-    """HTTP 409."""
+    """HTTP 409: the request clashes with the state, e.g. a decision with no run waiting."""
 
 
 class UnprocessableEntityError(APIError):
-    """HTTP 422."""
+    """HTTP 422: the body was understood but its values were refused."""
 
 
 class RateLimitError(APIError):
-    """HTTP 429."""
+    """HTTP 429: too many requests; retried per `RetryPolicy`, honouring ``Retry-After``."""
 
 
 class InternalServerError(APIError):
-    """HTTP 500 or above."""
+    """HTTP 500 or above: the server failed (idempotent calls were retried first)."""
 
 
 class APIConnectionError(LlmrixError):
