@@ -92,6 +92,29 @@ class EventSource:
                     self._release()
         return events
 
+    async def rest_if_ended(self, grace: float) -> list[StreamEvent] | None:
+        """The events left if the response ends within ``grace`` seconds, else None.
+
+        A server may end the stream right after an interrupt (a pause); this
+        tells that apart from a stream kept open for a decision, without
+        blocking on a stream that goes on.
+        """
+        if self._response is None:
+            return []
+        content = self._content
+        if not content.is_eof():
+            try:
+                async with deadline(grace):
+                    await content.wait_eof()
+            except asyncio.TimeoutError:
+                return None
+            except (aiohttp.ClientError, LlmrixError):
+                pass  # next_batch raises it, translated
+        events: list[StreamEvent] = []
+        while self._response is not None:
+            events += await self.next_batch()
+        return events
+
     async def _read(self) -> bytes:
         """Bytes already buffered, else the next bytes to arrive (b"" at the end)."""
         content = self._content
