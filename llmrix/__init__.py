@@ -58,7 +58,8 @@ from .models import (
     ToolCall,
 )
 from .resources import Chat
-from .streaming import ChatStream
+from .snapshot import RunSnapshot, RunStatus, RunSubagent, RunToolCall
+from .streaming import ChatStream, EventBatches
 
 __all__ = [
     "APIConnectionError",
@@ -86,6 +87,7 @@ __all__ = [
     "CronTask",
     "CronUpdateRequest",
     "ErrorEvent",
+    "EventBatches",
     "HeartbeatEvent",
     "HitlDecision",
     "HitlInterruptEvent",
@@ -103,7 +105,11 @@ __all__ = [
     "RubricStartEvent",
     "RunEndEvent",
     "RunPausedError",
+    "RunSnapshot",
     "RunStartEvent",
+    "RunStatus",
+    "RunSubagent",
+    "RunToolCall",
     "StreamError",
     "StreamEvent",
     "SubagentEndEvent",

@@ -138,7 +138,7 @@ async def test_serve_runs_until_interrupted() -> None:
 
         async with LlmrixClient(f"http://127.0.0.1:{port}", api_key="sk-serve") as client:
             conversation = await client.conversations.create("served")
-            assert "hello" in await client.chat(conversation.id).complete("hello")
+            assert "hello" in await client.chat(conversation.id).complete_text("hello")
         async with LlmrixClient(f"http://127.0.0.1:{port}", api_key="nope") as client:
             with pytest.raises(AuthenticationError):
                 await client.conversations.list()

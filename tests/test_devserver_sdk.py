@@ -200,7 +200,7 @@ async def test_odd_ids_reach_their_own_conversation(
     for odd in ("a/b", "../x", "q?x=1#f", "é 1"):
         llmrix_server.seed_conversation("odd", id=odd)
         assert (await llmrix_client.conversations.get(odd)).id == odd
-        assert "hi" in await llmrix_client.chat(odd).complete("hi")
+        assert "hi" in (await llmrix_client.chat(odd).complete("hi")).text
 
 
 async def test_cron_lifecycle(llmrix_client: LlmrixClient) -> None:

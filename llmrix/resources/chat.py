@@ -5,18 +5,28 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._eventsource import EventSource
-from .._options import check_timeout
+from .._options import RequestOptions, check_request_options, check_timeout
 from .._transport import Transport
 from .._urls import encode_segment
 from ..events import StreamEvent
 from ..models import Attachment, ChatRequest, DecideRequest, HitlDecision
+from ..snapshot import RunSnapshot
 from ..streaming import ChatStream
+from ._base import refuse_mixing
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["Chat", "ChatOptions", "EventHandler"]
 
 EventHandler = Callable[[StreamEvent], Awaitable[None] | None]
 """A callback for `Chat.send`: plain function or coroutine function."""
+
+STREAM_HEADERS = {"Cache-Control": "no-cache"}
+"""Sent with every chat stream request (besides ``Accept: text/event-stream``)."""
 
 
 class _Default:
@@ -27,8 +37,27 @@ class _Default:
 CLIENT_DEFAULT: Any = _Default()
 
 
+class ChatOptions(RequestOptions, total=False):
+    """The keyword arguments of `Chat.stream`, taken by `complete` and `send` too."""
+
+    agent_id: str | None
+    metadata: dict[str, Any] | None
+    hitl_decisions: Sequence[HitlDecision] | None
+    model: str | None
+    thinking: bool | None
+    attachments: Sequence[Attachment] | None
+    stream_idle_timeout: float | None
+    keep_text: bool
+
+
 class Chat:
-    """Chat operations on one conversation. Cheap: create one whenever needed."""
+    """Chat operations on one conversation. Cheap: create one whenever needed.
+
+    Every method takes the per-call options of `RequestOptions`
+    (``extra_headers``, ``extra_query``, ``extra_body``, ``timeout``) as
+    keyword arguments; they apply to that call only. A turn is sent with a
+    message and keyword fields, or with a ready-made `ChatRequest`.
+    """
 
     def __init__(self, transport: Transport, conversation_id: str) -> None:
         encode_segment(conversation_id)
@@ -43,7 +72,7 @@ class Chat:
 
     def stream(
         self,
-        message: str,
+        message: str | ChatRequest,
         *,
         agent_id: str | None = None,
         metadata: dict[str, Any] | None = None,
@@ -52,64 +81,122 @@ class Chat:
         thinking: bool | None = None,
         attachments: Sequence[Attachment] | None = None,
         stream_idle_timeout: float | None = CLIENT_DEFAULT,
+        keep_text: bool = True,
+        **options: Unpack[RequestOptions],
     ) -> ChatStream:
-        """Send ``message``; use the result with ``async with`` and ``async for``."""
-        if hitl_decisions is not None and not hitl_decisions:
-            raise ValueError("hitl_decisions, when given, needs at least one HitlDecision")
-        request = ChatRequest(
-            message=message,
-            agent_id=agent_id,
-            metadata=metadata,
-            hitl_decisions=list(hitl_decisions) if hitl_decisions is not None else None,
-            model=model,
-            thinking=thinking,
-            attachments=list(attachments) if attachments is not None else None,
+        """Send a turn; use the result with ``async with`` and ``async for``.
+
+        ``stream_idle_timeout`` replaces the client's for this stream;
+        ``keep_text=False`` stops ``stream.snapshot`` keeping the reply's text
+        (for very long streams; ``final_text()`` then raises).
+        """
+        fields = {
+            "agent_id": agent_id,
+            "metadata": metadata,
+            "hitl_decisions": hitl_decisions,
+            "model": model,
+            "thinking": thinking,
+            "attachments": attachments,
+        }
+        if isinstance(message, ChatRequest):
+            refuse_mixing(message, **fields)
+            request = message
+        else:
+            request = ChatRequest(
+                message=message,
+                agent_id=agent_id,
+                metadata=metadata,
+                hitl_decisions=list(hitl_decisions) if hitl_decisions is not None else None,
+                model=model,
+                thinking=thinking,
+                attachments=list(attachments) if attachments is not None else None,
+            )
+        return self.stream_request(
+            request, stream_idle_timeout=stream_idle_timeout, keep_text=keep_text, **options
         )
-        return self.stream_request(request, stream_idle_timeout=stream_idle_timeout)
 
     def stream_request(
-        self, request: ChatRequest, *, stream_idle_timeout: float | None = CLIENT_DEFAULT
+        self,
+        request: ChatRequest,
+        *,
+        stream_idle_timeout: float | None = CLIENT_DEFAULT,
+        keep_text: bool = True,
+        **options: Unpack[RequestOptions],
     ) -> ChatStream:
         """Like `stream`, with a ready-made `ChatRequest`."""
+        if not isinstance(request, ChatRequest):
+            raise TypeError(f"request must be a ChatRequest, got {type(request).__name__}")
+        if request.hitl_decisions is not None and not request.hitl_decisions:
+            raise ValueError("hitl_decisions, when given, needs at least one HitlDecision")
         if stream_idle_timeout is CLIENT_DEFAULT:
             stream_idle_timeout = self._transport.options.stream_idle_timeout
         check_timeout("stream_idle_timeout", stream_idle_timeout)
-        connect = functools.partial(self._connect, idle_timeout=stream_idle_timeout)
-        return ChatStream(request, connect=connect, stop=self.stop, decide=self.decide)
-
-    async def _connect(self, request: ChatRequest, *, idle_timeout: float | None) -> EventSource:
-        return await self._transport.open_stream(
-            self._path("chat"), request, idle_timeout=idle_timeout
+        check_request_options(options)
+        call: RequestOptions = {
+            **options,
+            "extra_headers": {**STREAM_HEADERS, **options.get("extra_headers", {})},
+        }
+        connect = functools.partial(self._connect, idle_timeout=stream_idle_timeout, call=call)
+        return ChatStream(
+            request, connect=connect, stop=self.stop, decide=self.decide, keep_text=keep_text
         )
 
-    async def complete(self, message: str, **options: Any) -> str:
-        """Run a turn to the end and return the assistant's whole text."""
+    async def _connect(
+        self, request: ChatRequest, *, idle_timeout: float | None, call: RequestOptions
+    ) -> EventSource:
+        return await self._transport.open_stream(
+            self._path("chat"), request, idle_timeout=idle_timeout, call=call
+        )
+
+    async def complete(
+        self, message: str | ChatRequest, **options: Unpack[ChatOptions]
+    ) -> RunSnapshot:
+        """Run a turn to the end and return its final `RunSnapshot`.
+
+        Takes what `stream` takes. Raises `StreamError` if the run fails and
+        `RunPausedError` if it stops for a human decision (see
+        `ChatStream.until_done`).
+        """
+        async with self.stream(message, **options) as stream:
+            return await stream.until_done()
+
+    async def complete_text(
+        self, message: str | ChatRequest, **options: Unpack[ChatOptions]
+    ) -> str:
+        """Run a turn to the end and return the assistant's whole text (see `complete`)."""
         async with self.stream(message, **options) as stream:
             return await stream.final_text()
 
-    async def send(self, message: str, handler: EventHandler, **options: Any) -> None:
+    async def send(
+        self, message: str | ChatRequest, handler: EventHandler, **options: Unpack[ChatOptions]
+    ) -> None:
         """Callback style: call ``handler`` for every event of the turn."""
-        await self._drive(self.stream(message, **options), handler)
-
-    async def send_request(self, request: ChatRequest, handler: EventHandler) -> None:
-        """Callback style with a ready-made `ChatRequest`."""
-        await self._drive(self.stream_request(request), handler)
-
-    @staticmethod
-    async def _drive(stream: ChatStream, handler: EventHandler) -> None:
-        async with stream:
+        async with self.stream(message, **options) as stream:
             async for event in stream:
                 result = handler(event)
                 if inspect.isawaitable(result):
                     await result
 
-    async def stop(self) -> None:
+    async def send_request(
+        self, request: ChatRequest, handler: EventHandler, **options: Unpack[ChatOptions]
+    ) -> None:
+        """Callback style with a ready-made `ChatRequest`."""
+        await self.send(request, handler, **options)
+
+    async def stop(self, **options: Unpack[RequestOptions]) -> None:
         """Cancel the conversation's running turn (harmless when none runs)."""
         await self._transport.request(
-            "POST", self._path("chat", "stop"), body={}, idempotent=True, control=True
+            "POST",
+            self._path("chat", "stop"),
+            body={},
+            idempotent=True,
+            control=True,
+            call=options,
         )
 
-    async def decide(self, decisions: Sequence[HitlDecision]) -> None:
+    async def decide(
+        self, decisions: Sequence[HitlDecision], **options: Unpack[RequestOptions]
+    ) -> None:
         """Answer a paused run's interrupt."""
         if not decisions:
             raise ValueError("decide() needs at least one HitlDecision")
@@ -118,4 +205,5 @@ class Chat:
             self._path("chat", "hitl", "decide"),
             body=DecideRequest(decisions=list(decisions)),
             control=True,
+            call=options,
         )
