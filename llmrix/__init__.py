@@ -1,7 +1,7 @@
 """Async Python SDK for the llmrix AI Agent Platform."""
 
 from ._client import LlmrixClient
-from ._options import ClientOptions
+from ._options import ClientOptions, RequestOptions
 from ._retry import RetryPolicy
 from ._version import __version__
 from .errors import (
@@ -18,6 +18,7 @@ from .errors import (
     NotFoundError,
     RateLimitError,
     RunPausedError,
+    ServiceUnavailableError,
     StreamError,
     UnprocessableEntityError,
 )
@@ -40,8 +41,10 @@ from .events import (
     UnknownEvent,
 )
 from .models import (
+    UNSET,
     Agent,
     AgentCreateRequest,
+    AgentType,
     AgentUpdateRequest,
     Attachment,
     ChatRequest,
@@ -55,13 +58,17 @@ from .models import (
     Mate,
     Message,
     PageResult,
+    ScheduleType,
     ToolCall,
+    UnsetType,
 )
 from .resources import Chat
+from .resources.chat import ChatOptions
 from .snapshot import RunSnapshot, RunStatus, RunSubagent, RunToolCall
 from .streaming import ChatStream, EventBatches
 
 __all__ = [
+    "UNSET",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -69,12 +76,14 @@ __all__ = [
     "ActionRequest",
     "Agent",
     "AgentCreateRequest",
+    "AgentType",
     "AgentUpdateRequest",
     "Attachment",
     "AuthenticationError",
     "BadRequestError",
     "CancelledEvent",
     "Chat",
+    "ChatOptions",
     "ChatRequest",
     "ChatStream",
     "ClientClosedError",
@@ -100,6 +109,7 @@ __all__ = [
     "NotFoundError",
     "PageResult",
     "RateLimitError",
+    "RequestOptions",
     "RetryPolicy",
     "RubricEndEvent",
     "RubricStartEvent",
@@ -110,6 +120,8 @@ __all__ = [
     "RunStatus",
     "RunSubagent",
     "RunToolCall",
+    "ScheduleType",
+    "ServiceUnavailableError",
     "StreamError",
     "StreamEvent",
     "SubagentEndEvent",
@@ -119,5 +131,6 @@ __all__ = [
     "ToolStartEvent",
     "UnknownEvent",
     "UnprocessableEntityError",
+    "UnsetType",
     "__version__",
 ]

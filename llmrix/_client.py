@@ -45,6 +45,13 @@ class LlmrixClient:
     (``HTTPS_PROXY``, ``NO_PROXY``...) are honoured unless ``trust_env=False``.
     """
 
+    conversations: Conversations
+    """Conversations and their message history."""
+    cron: Cron
+    """Scheduled prompts."""
+    agents: Agents
+    """Agents and team mates (cloud deployments)."""
+
     def __init__(
         self,
         base_url: str | None = None,
