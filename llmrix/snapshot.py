@@ -136,7 +136,7 @@ class SnapshotUpdater:
     __slots__ = ("_handlers", "_open_subagents", "_open_tools", "snapshot")
 
     def __init__(self, *, keep_text: bool) -> None:
-        self.snapshot = RunSnapshot(keeps_text=keep_text)
+        self.snapshot: RunSnapshot = RunSnapshot(keeps_text=keep_text)
         self._open_tools: dict[str, RunToolCall] = {}
         self._open_subagents: dict[str, RunSubagent] = {}
         self._handlers: dict[type, Callable[[Any], None]] = {
