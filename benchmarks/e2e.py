@@ -323,44 +323,32 @@ def _process_case(
     return case
 
 
-def _decode_reads(reads: list[bytes]) -> list[list[StreamEvent]]:
-    """The events of each read, decoded as the stream's wire object does."""
-    decoder = SSEDecoder()
-    batches: list[list[StreamEvent]] = []
-    for read in reads:
-        names, datas = decoder.feed_split(read)
-        events: list[StreamEvent] = []
-        decode_frames(names, datas, events)
-        batches.append(events)
-    return batches
-
-
 def _snapshot_cost(n_chunks: int, repeats: int) -> tuple[list[Row], str]:
     """CPU time per event of decoding alone and with a snapshot kept; see the module doc."""
     reads = long_stream_frames(n_chunks)
     events = n_chunks + 2
 
-    def decode_only() -> None:
-        _decode_reads(reads)
+    def decoding(keep_text: bool | None) -> Callable[[], None]:
+        """Decode every read as the stream's wire object does; ``None``: no snapshot."""
 
-    def with_snapshot(keep_text: bool) -> Callable[[], None]:
         def subject() -> None:
-            updater = SnapshotUpdater(keep_text=keep_text)
+            updater = None if keep_text is None else SnapshotUpdater(keep_text=keep_text)
             decoder = SSEDecoder()
             for read in reads:
                 names, datas = decoder.feed_split(read)
                 batch: list[StreamEvent] = []
                 decode_frames(names, datas, batch)
-                updater.apply(batch)
-            if updater.snapshot.status != "finished":
+                if updater is not None:
+                    updater.apply(batch)
+            if updater is not None and updater.snapshot.status != "finished":
                 raise AssertionError("the snapshot did not see the run end")
 
         return subject
 
     subjects = {
-        DECODE_ONLY: decode_only,
-        WITH_SNAPSHOT: with_snapshot(True),
-        WITH_SNAPSHOT_NO_TEXT: with_snapshot(False),
+        DECODE_ONLY: decoding(None),
+        WITH_SNAPSHOT: decoding(True),
+        WITH_SNAPSHOT_NO_TEXT: decoding(False),
     }
     cpu: dict[str, list[float]] = {name: [] for name in subjects}
     for _ in range(max(repeats, 3)):

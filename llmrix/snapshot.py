@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .events import (
     CancelledEvent,
@@ -114,7 +114,11 @@ class RunSnapshot:
 
     @property
     def text(self) -> str:
-        """The assistant text so far (``RuntimeError`` when text keeping is off)."""
+        """The assistant text so far (``RuntimeError`` when text keeping is off).
+
+        Joined when read: to show text as it arrives, use the message chunks
+        (or ``stream.text_stream``) rather than reading this after every event.
+        """
         if not self.keeps_text:
             raise RuntimeError("this stream keeps no text: it was opened with keep_text=False")
         if self._pieces or len(self._blocks) > 1:
@@ -152,27 +156,47 @@ class SnapshotUpdater:
         }
 
     def apply(self, events: Sequence[StreamEvent]) -> None:
-        """Bring the snapshot up to date with ``events`` (in order)."""
+        """Bring the snapshot up to date with ``events`` (in order).
+
+        The usual list, message chunks only, is handled in bulk: one C-level
+        pass finds the types, one comprehension joins the text. Any other
+        list goes event by event.
+        """
         if not events:
             return
+        kinds = list(map(type, events))
+        if kinds.count(MessageChunkEvent) != len(kinds):
+            self._apply_mixed(events, kinds)
+            return
         snapshot = self.snapshot
-        chunk = MessageChunkEvent
         if snapshot.keeps_text:
-            pieces = snapshot._pieces
-            pieces += [event.content for event in events if type(event) is chunk]
-            if len(pieces) >= _BLOCK:
-                snapshot._blocks.append("".join(pieces))
-                pieces.clear()
+            chunks = cast("Sequence[MessageChunkEvent]", events)
+            self._add_text("".join([event.content for event in chunks]))
+        snapshot.status, snapshot.interrupt = "running", None
+
+    def _apply_mixed(self, events: Sequence[StreamEvent], kinds: list[type]) -> None:
+        snapshot = self.snapshot
+        if snapshot.keeps_text:
+            pieces = [event.content for event in events if type(event) is MessageChunkEvent]
+            if pieces:
+                self._add_text("".join(pieces))
         handlers = self._handlers
-        for event in events:
-            kind = type(event)
-            if kind is not chunk and kind in handlers:
-                handlers[kind](event)
+        for event, kind in zip(events, kinds, strict=True):
+            handler = handlers.get(kind)
+            if handler is not None:
+                handler(event)
         last = events[-1]
         if type(last) is HitlInterruptEvent:
             snapshot.status, snapshot.interrupt = "paused", last
         elif not last.terminal:
             snapshot.status, snapshot.interrupt = "running", None
+
+    def _add_text(self, text: str) -> None:
+        pieces = self.snapshot._pieces
+        pieces.append(text)
+        if len(pieces) >= _BLOCK:
+            self.snapshot._blocks.append("".join(pieces))
+            pieces.clear()
 
     def answered(self) -> None:
         """The pending interrupt was decided: the run goes on."""

@@ -28,9 +28,10 @@ class ChatStream:
     Leaving the context, however it happens, releases the connection.
 
     ``snapshot`` is the run as read so far (a `RunSnapshot`: text, tool calls,
-    sub-agents, interrupt, error), up to date with every event handed out;
-    ``until_done()`` reads to the end and returns it. ``batches()`` hands out
-    the events of each read as one list, for throughput.
+    sub-agents, interrupt, error), up to date with every event handed out (the
+    events are applied in bulk when it is read, so iterating costs nothing
+    extra); ``until_done()`` reads to the end and returns it. ``batches()``
+    hands out the events of each read as one list, for throughput.
 
     A stream that ends right after a ``hitl_interrupt`` is paused: the loop
     ends, ``interrupt`` holds the event, and ``decide()`` (still inside the
