@@ -203,7 +203,7 @@ class SnapshotUpdater:
         self.snapshot.status, self.snapshot.interrupt = "running", None
 
     def cut_off(self) -> None:
-        """The stream ended with no terminal event and no interrupt."""
+        """The stream failed or ended with no terminal event and no interrupt."""
         self.snapshot.status = "failed"
 
     def _run_start(self, event: RunStartEvent | RunEndEvent) -> None:

@@ -8,7 +8,7 @@ from types import TracebackType
 import msgspec
 
 from ._eventsource import EventSource
-from .errors import RunPausedError, StreamError
+from .errors import LlmrixError, RunPausedError, StreamError
 from .events import HitlInterruptEvent, MessageChunkEvent, StreamEvent
 from .models import ChatRequest, HitlDecision
 from .snapshot import RunSnapshot, SnapshotUpdater
@@ -176,9 +176,10 @@ class ChatStream:
             raise RuntimeError("use the ChatStream inside 'async with' before iterating it")
         try:
             events = await source.next_batch()
-        except BaseException:
+        except BaseException as exc:
             self._exhausted = self._failed = True
-            self._updater.cut_off()
+            if isinstance(exc, LlmrixError):
+                self._updater.cut_off()
             source.close()
             raise
         if events:

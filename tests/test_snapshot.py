@@ -286,3 +286,22 @@ async def test_stream_sends_no_cache_and_rejects_empty_decisions_in_a_request(
     snapshot = await client.chat("c1").complete(ChatRequest(message="hi", model="m"))
     assert snapshot.status == "finished"
     assert len(app[HEADERS]) == 2
+
+
+async def test_a_stalled_stream_fails_the_snapshot_and_a_cancelled_read_does_not(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    from llmrix import APITimeoutError
+
+    hold = asyncio.Event()
+    client = make_client(await serve(sse_app(RUN_START, chunk("a"), hold=hold)))
+    async with client.chat("c1").stream("hi", stream_idle_timeout=0.1) as stream:
+        with pytest.raises(APITimeoutError):
+            await stream.until_done()
+        assert (stream.snapshot.status, stream.snapshot.text) == ("failed", "a")
+    async with client.chat("c1").stream("hi") as stream:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(stream.until_done(), 0.1)
+        assert stream.snapshot.status == "running"
+    hold.set()
+    assert acquired(client) == 0
