@@ -86,6 +86,11 @@ def _agent_name(event: SubagentStartEvent | SubagentEndEvent) -> str:
     return event.agent_name or event.name
 
 
+def _open_key(call_id: str, name: str) -> str:
+    """How a start is found by its end: the call id, else (no id sent) the name."""
+    return call_id or "\0" + name
+
+
 @dataclass(eq=False)
 class RunSnapshot:
     """The run as read so far.
@@ -94,8 +99,9 @@ class RunSnapshot:
     (``"paused"``, with ``interrupt`` set) or ends: ``"finished"``
     (``run_end``), ``"failed"`` (``error``, held in ``error``; also a stream
     cut off before its end) or ``"cancelled"`` (``cancelled``). ``tool_calls``
-    and ``subagents`` are in start order; an end without a start is listed on
-    its own. ``text`` is the assistant text so far, unless the stream was
+    and ``subagents`` are in start order, each end paired with its start by
+    call id (by name when the server sends no id); an end without a start is
+    listed on its own. ``text`` is the assistant text so far, unless the stream was
     opened with ``keep_text=False``.
     """
 
@@ -225,11 +231,10 @@ class SnapshotUpdater:
     def _tool_start(self, event: ToolStartEvent) -> None:
         call = RunToolCall(event.name, _call_id(event), _arguments(event))
         self.snapshot.tool_calls.append(call)
-        if call.call_id:
-            self._open_tools[call.call_id] = call
+        self._open_tools[_open_key(call.call_id, call.name)] = call
 
     def _tool_end(self, event: ToolEndEvent) -> None:
-        call = self._open_tools.pop(_call_id(event), None)
+        call = self._open_tools.pop(_open_key(_call_id(event), event.name), None)
         if call is None:
             call = RunToolCall(event.name, _call_id(event))
             self.snapshot.tool_calls.append(call)
@@ -239,11 +244,10 @@ class SnapshotUpdater:
     def _subagent_start(self, event: SubagentStartEvent) -> None:
         agent = RunSubagent(_agent_name(event), _call_id(event), event.input)
         self.snapshot.subagents.append(agent)
-        if agent.call_id:
-            self._open_subagents[agent.call_id] = agent
+        self._open_subagents[_open_key(agent.call_id, agent.name)] = agent
 
     def _subagent_end(self, event: SubagentEndEvent) -> None:
-        agent = self._open_subagents.pop(_call_id(event), None)
+        agent = self._open_subagents.pop(_open_key(_call_id(event), _agent_name(event)), None)
         if agent is None:
             agent = RunSubagent(_agent_name(event), _call_id(event))
             self.snapshot.subagents.append(agent)

@@ -5,26 +5,38 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
 
 import pytest
 from _support import ServeApp, acquired, chunk, frame
 from aiohttp import web
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from llmrix import (
     CancelledEvent,
     ChatRequest,
+    ErrorEvent,
     HitlDecision,
     HitlInterruptEvent,
     LlmrixClient,
     MessageChunkEvent,
+    RubricEndEvent,
     RunEndEvent,
     RunPausedError,
     RunSnapshot,
     RunStartEvent,
     StreamError,
     StreamEvent,
+    SubagentEndEvent,
+    SubagentStartEvent,
+    ToolEndEvent,
+    ToolStartEvent,
+    UnknownEvent,
 )
 from llmrix.devserver import DevServer, FaultOptions
+from llmrix.snapshot import SnapshotUpdater
 
 CHAT = "/api/open/v1/conversations/{id}/chat"
 HEADERS = web.AppKey("headers", list)
@@ -305,3 +317,90 @@ async def test_a_stalled_stream_fails_the_snapshot_and_a_cancelled_read_does_not
         assert stream.snapshot.status == "running"
     hold.set()
     assert acquired(client) == 0
+
+
+EVENTS = st.sampled_from(
+    [
+        RunStartEvent(run_id="r1", thread_id="c1"),
+        MessageChunkEvent(content="a"),
+        MessageChunkEvent(content="bc"),
+        MessageChunkEvent(content=""),
+        ToolStartEvent(id="t1", name="x", args={"q": 1}),
+        ToolEndEvent(id="t1", name="x", result="ok"),
+        ToolStartEvent(tool_call_id="t2", name="y", input=[1]),
+        ToolEndEvent(tool_call_id="t2", name="y", output={"o": 1}, error=True),
+        ToolStartEvent(name="anonymous"),
+        ToolEndEvent(name="anonymous", result="done"),
+        SubagentStartEvent(id="s1", agent_name="critic"),
+        SubagentEndEvent(tool_call_id="s1", name="critic", output="fine"),
+        HitlInterruptEvent(id="h1", action_name="rm"),
+        HitlInterruptEvent(id="h2", action_requests=[]),
+        RubricEndEvent(iteration=1, result="pass"),
+        UnknownEvent(channel="audit", type="error"),
+    ]
+)
+TERMINALS = st.sampled_from(
+    [None, RunEndEvent(run_id="r1"), ErrorEvent(message="x"), CancelledEvent(reason="stop")]
+)
+
+
+def state(updater: SnapshotUpdater) -> tuple[Any, ...]:
+    s = updater.snapshot
+    return (
+        s.run_id,
+        s.thread_id,
+        s.status,
+        s.text,
+        s.tool_calls,
+        s.subagents,
+        s.interrupt,
+        s.error,
+        s.cancelled,
+        s.rubric_results,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@example(
+    events=[HitlInterruptEvent(id="h"), MessageChunkEvent(content="a")], terminal=None, cuts=[]
+)
+@example(events=[ToolStartEvent(id="t"), HitlInterruptEvent(id="h")], terminal=None, cuts=[1])
+@given(
+    events=st.lists(EVENTS, max_size=40),
+    terminal=TERMINALS,
+    cuts=st.lists(st.integers(min_value=0, max_value=41), max_size=8),
+)
+def test_any_split_into_reads_gives_the_snapshot_of_one_event_at_a_time(
+    events: list[StreamEvent], terminal: StreamEvent | None, cuts: list[int]
+) -> None:
+    if terminal is not None:
+        events = [*events, terminal]
+    one_by_one = SnapshotUpdater(keep_text=True)
+    for event in events:
+        one_by_one.apply([event])
+    marks = sorted({0, len(events), *(c for c in cuts if c <= len(events))})
+    split = SnapshotUpdater(keep_text=True)
+    for start, stop in pairwise(marks):
+        split.apply(events[start:stop])
+    assert state(split) == state(one_by_one)
+    chunks = [e.content for e in events if isinstance(e, MessageChunkEvent)]
+    assert split.snapshot.text == "".join(chunks)
+    snapshot = split.snapshot
+    assert len(snapshot.tool_calls) >= sum(isinstance(e, ToolStartEvent) for e in events)
+    if terminal is not None:
+        expected = {RunEndEvent: "finished", ErrorEvent: "failed", CancelledEvent: "cancelled"}
+        assert snapshot.status == expected[type(terminal)]
+    elif events:
+        paused = isinstance(events[-1], HitlInterruptEvent)
+        assert snapshot.status == ("paused" if paused else "running")
+        assert (snapshot.interrupt is events[-1]) is paused
+
+
+def test_calls_sent_without_ids_pair_by_name() -> None:
+    updater = SnapshotUpdater(keep_text=False)
+    updater.apply([ToolStartEvent(name="grep"), SubagentStartEvent(name="critic")])
+    updater.apply([ToolEndEvent(name="grep", result="3"), SubagentEndEvent(agent_name="critic")])
+    (call,) = updater.snapshot.tool_calls
+    (agent,) = updater.snapshot.subagents
+    assert (call.name, call.result, call.done) == ("grep", "3", True)
+    assert (agent.name, agent.done) == ("critic", True)
