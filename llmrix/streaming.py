@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
-from ._eventsource import EventSource
 from .errors import LlmrixError, RunPausedError, StreamError
 from .events import HitlInterruptEvent, MessageChunkEvent, StreamEvent
 from .models import ChatRequest, HitlDecision
 from .snapshot import RunSnapshot, SnapshotUpdater
 
+if TYPE_CHECKING:
+    from ._eventsource import EventSource
+
 __all__ = ["ChatStream", "EventBatches"]
 
-Connect = Callable[[ChatRequest], Awaitable[EventSource]]
+Connect: TypeAlias = "Callable[[ChatRequest], Awaitable[EventSource]]"
 """Sends a chat request and returns the open stream of its turn."""
 
 

@@ -7,7 +7,6 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._eventsource import EventSource
 from .._options import RequestOptions, check_request_options, check_timeout
 from .._transport import Transport
 from .._urls import encode_segment
@@ -19,6 +18,8 @@ from ._base import refuse_mixing
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from .._eventsource import EventSource
 
 __all__ = ["Chat", "ChatOptions", "EventHandler"]
 
