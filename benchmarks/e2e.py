@@ -2,7 +2,8 @@
 
 Subjects, each reading the same run (``run_start``, N message chunks, ``run_end``):
 
-- ``llmrix``: ``async for`` over ``client.chat(id).stream(...)``.
+- ``llmrix``: ``async for event in stream`` over ``client.chat(id).stream(...)``.
+- ``llmrix batches()``: ``async for events in stream.batches()``, one list per read.
 - ``llmrix sync``: ``for`` over ``llmrix.sync.LlmrixClient``'s ``chat(id).stream(...)``,
   run like the official SDK (directly, or in a worker thread for the in-process case).
 - ``official 1.0.0``: the official SDK's sync generator ``chat(id).stream(...)`` over httpx;
@@ -20,12 +21,18 @@ Cases:
 ``client CPU %`` is this process's CPU time over wall time while the subject ran (it
 includes the server in the in-process case); ``server CPU %`` is the server process's.
 A server near 100 % bounds the client.
+
+A last case, ``snapshot update (no I/O)``, prices the `RunSnapshot` kept by every
+stream: the replayed bytes are decoded as the stream's wire object does, alone and then
+each read's events applied to a snapshot (text kept, and not), CPU time per event,
+medians of interleaved rounds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -49,11 +56,19 @@ from benchmarks._servers import (
 )
 from llmrix import LlmrixClient, sync
 from llmrix.devserver import DevServer
+from llmrix.events import StreamEvent, decode_frames
+from llmrix.snapshot import SnapshotUpdater
+from llmrix.sse import SSEDecoder
 
-__all__ = ["HTTPX_SSE", "OFFICIAL", "OURS", "OURS_SYNC", "run"]
+__all__ = ["HTTPX_SSE", "OFFICIAL", "OURS", "OURS_BATCHES", "OURS_SYNC", "run"]
 
 NAME = "e2e"
 HTTPX_SSE = "httpx + httpx-sse"
+OURS_BATCHES = "llmrix batches()"
+SNAPSHOT_CASE = "snapshot update (no I/O)"
+DECODE_ONLY = "decode"
+WITH_SNAPSHOT = "decode + snapshot"
+WITH_SNAPSHOT_NO_TEXT = "decode + snapshot, keep_text=False"
 
 MIN_CPU_WALL = 0.5
 """Seconds of timed runs below which /proc's CPU ticks are too coarse to judge the bound."""
@@ -71,6 +86,8 @@ COLUMNS = [
     Column("client_cpu_pct", "client CPU %", ".0f"),
     Column("server_cpu_pct", "server CPU %", ".0f"),
     Column("spread_pct", "median-best %", ".1f"),
+    Column("ns_per_event", "CPU ns/event", ",.0f"),
+    Column("overhead_pct", "vs decode %", "+.1f"),
 ]
 
 
@@ -100,6 +117,15 @@ async def ours_once(client: LlmrixClient, conversation_id: str, message: str) ->
     async with client.chat(conversation_id).stream(message) as stream:
         async for _ in stream:
             count += 1
+    return count
+
+
+async def ours_batches_once(client: LlmrixClient, conversation_id: str, message: str) -> int:
+    """Events in the lists ``stream.batches()`` hands out for one run."""
+    count = 0
+    async with client.chat(conversation_id).stream(message) as stream:
+        async for events in stream.batches():
+            count += len(events)
     return count
 
 
@@ -206,6 +232,7 @@ def _measure(
     runs: dict[str, Callable[[], int]] = {
         OURS: on_loop(lambda: ours_once(ours, case.conversation_id, message)),
         OURS_SYNC: blocking(lambda: sync_once(ours_sync, case.conversation_id, message)),
+        OURS_BATCHES: on_loop(lambda: ours_batches_once(ours, case.conversation_id, message)),
     }
     missing: dict[str, str] = {}
     try:
@@ -247,7 +274,7 @@ def _rows(
     expected: int,
 ) -> list[Row]:
     rows: list[Row] = []
-    for name in (OURS, OURS_SYNC, OFFICIAL, HTTPX_SSE):
+    for name in (OURS, OURS_BATCHES, OURS_SYNC, OFFICIAL, HTTPX_SSE):
         if name in missing:
             rows.append(Row(NAME, case.label, name, skipped=missing[name]))
             continue
@@ -275,9 +302,13 @@ def _note(case: _Case, rows: list[Row]) -> str:
     ours = by_name[OURS].metrics
     parts = []
     if OFFICIAL in by_name:
-        parts.append(f"ours/official {ours['x_official']:.1f}x (target >= 5x)")
+        batches = by_name[OURS_BATCHES].metrics["x_official"]
         sync_x = by_name[OURS_SYNC].metrics["x_official"]
-        parts.append(f"sync/official {sync_x:.1f}x (target >= 4x)")
+        parts.append(
+            f"ours/official {ours['x_official']:.1f}x (target >= 6.5x), "
+            f"batches()/official {batches:.1f}x (target >= 10x), "
+            f"sync/official {sync_x:.1f}x (target >= 4x)"
+        )
     server_cpu = ours.get("server_cpu_pct")
     if case.server_cpu is None:
         parts.append("server and client share one event loop and one core")
@@ -318,6 +349,63 @@ def _process_case(
     return case
 
 
+def _snapshot_cost(n_chunks: int, repeats: int) -> tuple[list[Row], str]:
+    """CPU time per event of decoding alone and with a snapshot kept; see the module doc."""
+    reads = long_stream_frames(n_chunks)
+    events = n_chunks + 2
+
+    def decoding(keep_text: bool | None) -> Callable[[], None]:
+        """Decode every read as the stream's wire object does; ``None``: no snapshot."""
+
+        def subject() -> None:
+            updater = None if keep_text is None else SnapshotUpdater(keep_text=keep_text)
+            decoder = SSEDecoder()
+            for read in reads:
+                names, datas = decoder.feed_split(read)
+                batch: list[StreamEvent] = []
+                decode_frames(names, datas, batch)
+                if updater is not None:
+                    updater.apply(batch)
+            if updater is not None and updater.snapshot.status != "finished":
+                raise AssertionError("the snapshot did not see the run end")
+
+        return subject
+
+    subjects = {
+        DECODE_ONLY: decoding(None),
+        WITH_SNAPSHOT: decoding(True),
+        WITH_SNAPSHOT_NO_TEXT: decoding(False),
+    }
+    cpu: dict[str, list[float]] = {name: [] for name in subjects}
+    for _ in range(max(repeats, 3)):
+        for name, subject in subjects.items():
+            before = time.process_time()
+            subject()
+            cpu[name].append(time.process_time() - before)
+    medians = {name: statistics.median(times) for name, times in cpu.items()}
+    rows = [
+        Row(
+            NAME,
+            SNAPSHOT_CASE,
+            name,
+            {
+                "events": float(events),
+                "events_per_s": events / medians[name],
+                "ns_per_event": medians[name] / events * 1e9,
+                "overhead_pct": (medians[name] / medians[DECODE_ONLY] - 1) * 100,
+            },
+        )
+        for name in subjects
+    ]
+    extra = (medians[WITH_SNAPSHOT] - medians[DECODE_ONLY]) / events * 1e9
+    note = (
+        f"{SNAPSHOT_CASE}: the snapshot adds {extra:.0f} ns of CPU per event, "
+        f"{(medians[WITH_SNAPSHOT] / medians[DECODE_ONLY] - 1) * 100:+.1f}% of decoding "
+        f"(target <= 10%); medians of {max(repeats, 3)} interleaved rounds"
+    )
+    return rows, note
+
+
 def run(config: Config) -> SuiteResult:
     """Measure every subject in every case; see the module docstring."""
     n_chunks = config.pick(200_000, 3_000)
@@ -347,6 +435,9 @@ def run(config: Config) -> SuiteResult:
             notes.append(note)
         finally:
             loop.run_until_complete(dev.stop())
+        snapshot_rows, note = _snapshot_cost(n_chunks, repeats)
+        rows += snapshot_rows
+        notes.append(note)
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
     finally:

@@ -9,8 +9,11 @@ consumes the long stream with ``async for`` over ``chat.stream()``, sampling RSS
 ``/proc/self/statm`` every 8,192 events. Peak is the largest of the samples and the
 kernel's high-water mark (``VmHWM``). Linux only.
 
-The stream keeps no text of its own while it is iterated (only ``final_text()``
-collects), so growth measures the streaming machinery itself.
+Two modes, each in its own client process: ``keep_text=False`` (the snapshot keeps no
+text: growth measures the streaming machinery itself, target < 30 MB) and the default
+``keep_text=True`` (the snapshot keeps the reply's text: growth should follow the text's
+size, never the number of events; ``text MB`` is the text's size, ``over text MB`` the
+growth beyond it).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from benchmarks._servers import REPO, dev_server_process, long_stream_frames, pa
 __all__ = ["OURS", "run"]
 
 NAME = "memory"
+MODES = {"no-text": False, "text": True}
+"""Client mode argument -> ``keep_text``."""
 TARGET_MB = 30.0
 SAMPLE_EVERY = 8192
 WARM_UP_CHUNKS = 1000
@@ -42,6 +47,8 @@ COLUMNS = [
     Column("baseline_mb", "base MB", ".1f"),
     Column("peak_mb", "peak MB", ".1f"),
     Column("delta_mb", "delta MB", ".1f"),
+    Column("text_mb", "text MB", ".1f"),
+    Column("over_text_mb", "over text MB", ".1f"),
 ]
 
 
@@ -58,7 +65,7 @@ def _high_water_mark() -> int:
     return 0
 
 
-async def consume(base_url: str, n_chunks: int) -> dict[str, Any]:
+async def consume(base_url: str, n_chunks: int, keep_text: bool) -> dict[str, Any]:
     """The client side: baseline, then one long stream with RSS sampled along the way."""
     from llmrix import LlmrixClient
 
@@ -75,7 +82,8 @@ async def consume(base_url: str, n_chunks: int) -> dict[str, Any]:
         samples = 1
         events = 0
         started = time.perf_counter()
-        async with client.chat(conversation).stream(f"/long {n_chunks}") as stream:
+        message = f"/long {n_chunks}"
+        async with client.chat(conversation).stream(message, keep_text=keep_text) as stream:
             source = getattr(stream, "_source", None)
             async for _ in stream:
                 events += 1
@@ -84,6 +92,7 @@ async def consume(base_url: str, n_chunks: int) -> dict[str, Any]:
                     samples += 1
         elapsed = time.perf_counter() - started
         peak = max(peak, _rss(page), _high_water_mark())
+        text_chars = len(stream.snapshot.text) if keep_text else 0
         content = getattr(source, "_content", None)
         n_bytes = getattr(content, "total_bytes", 0)
     return {
@@ -93,12 +102,13 @@ async def consume(base_url: str, n_chunks: int) -> dict[str, Any]:
         "baseline": baseline,
         "peak": peak,
         "samples": samples,
+        "text_bytes": text_chars,
     }
 
 
-def _client(base_url: str, n_chunks: int) -> dict[str, Any]:
+def _client(base_url: str, n_chunks: int, mode: str) -> dict[str, Any]:
     """Run the client in a fresh interpreter; its JSON result."""
-    command = [sys.executable, "-m", "benchmarks.memory", "client", base_url, str(n_chunks)]
+    command = [sys.executable, "-m", "benchmarks.memory", "client", base_url, str(n_chunks), mode]
     done = subprocess.run(
         command,
         cwd=REPO,
@@ -128,7 +138,8 @@ def run(config: Config) -> SuiteResult:
         return SuiteResult(NAME, COLUMNS, rows, notes, {"n_chunks": n_chunks})
     results: dict[str, dict[str, Any]] = {}
     with dev_server_process() as server:
-        results[OURS] = _client(server.base_url, n_chunks)
+        for mode, keep_text in MODES.items():
+            results[f"{OURS}, keep_text={keep_text}"] = _client(server.base_url, n_chunks, mode)
     for name, result in results.items():
         if result["events"] != n_chunks + 2:
             raise AssertionError(f"{name}: {result['events']} events, expected {n_chunks + 2}")
@@ -145,14 +156,23 @@ def run(config: Config) -> SuiteResult:
                     "baseline_mb": result["baseline"] / 1e6,
                     "peak_mb": result["peak"] / 1e6,
                     "delta_mb": delta,
+                    "text_mb": result["text_bytes"] / 1e6,
+                    "over_text_mb": delta - result["text_bytes"] / 1e6,
                     "bytes": float(result["bytes"]),
                     "samples": float(result["samples"]),
                     "seconds": result["seconds"],
                 },
             )
         )
-        verdict = "met" if delta < TARGET_MB else "NOT met"
         per_event = (result["peak"] - result["baseline"]) / result["events"]
+        if result["text_bytes"]:
+            notes.append(
+                f"{name}: peak {delta:.1f} MB above baseline for {result['text_bytes'] / 1e6:.1f} "
+                f"MB of text ({delta / (result['text_bytes'] / 1e6):.2f} B per text byte, "
+                f"{per_event:.1f} B per event) over {result['bytes']:,} B"
+            )
+            continue
+        verdict = "met" if delta < TARGET_MB else "NOT met"
         notes.append(
             f"{name}: peak {delta:.1f} MB above baseline (target < {TARGET_MB:.0f} MB: {verdict}; "
             f"{per_event:.1f} B per event) over {result['bytes']:,} B"
@@ -171,11 +191,12 @@ def run(config: Config) -> SuiteResult:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``client URL N``: consume ``/long N`` and print the measurements as JSON."""
-    if len(argv) != 3 or argv[0] != "client":
-        print("usage: python -m benchmarks.memory client URL N", file=sys.stderr)
+    """``client URL N MODE``: consume ``/long N`` and print the measurements as JSON."""
+    if len(argv) != 4 or argv[0] != "client" or argv[3] not in MODES:
+        usage = f"usage: python -m benchmarks.memory client URL N {{{','.join(MODES)}}}"
+        print(usage, file=sys.stderr)
         return 2
-    result = asyncio.run(consume(argv[1], int(argv[2])))
+    result = asyncio.run(consume(argv[1], int(argv[2]), MODES[argv[3]]))
     print(json.dumps(result))
     return 0
 

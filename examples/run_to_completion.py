@@ -1,6 +1,7 @@
 """Run turns to the end without writing a loop, then with a callback.
 
-``chat.complete()`` and ``stream.final_text()`` return the whole reply;
+``chat.complete()`` and ``stream.until_done()`` return the whole run as a ``RunSnapshot``
+(text, tool calls, status); ``chat.complete_text()`` and ``stream.final_text()`` its text;
 ``chat.send(message, handler)`` calls the handler (sync or async) for every event.
 """
 
@@ -15,12 +16,14 @@ async def main() -> None:
         conversation = await client.conversations.create("Complete")
         chat = client.chat(conversation.id)
 
-        text = await chat.complete("Summarise this")
+        text = await chat.complete_text("Summarise this")
         print(f"complete: {text}")
 
         async with chat.stream("Look it up /tool web_search") as stream:
-            text = await stream.final_text()
-        print(f"final_text of run {stream.run_id}: {text}")
+            run = await stream.until_done()
+        print(f"final_text of run {run.run_id}: {run.text}")
+        for call in run.tool_calls:
+            print(f"tool {call.name}({call.arguments}) -> {call.result!r}")
 
         seen: Counter[str] = Counter()
 

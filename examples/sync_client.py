@@ -23,7 +23,7 @@ def main() -> None:
                     print(f"\n[run {event.run_id} finished]")
         titles = [conv.title for conv in client.conversations.iter(size=1)]
         print(f"iter(size=1) found {titles}")
-        print("complete:", client.chat(conversation.id).complete("Summarise this"))
+        print("complete:", client.chat(conversation.id).complete_text("Summarise this"))
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ async def main() -> None:
 
     async with LlmrixClient(trace_configs=[otel_trace_config(tracer)]) as client:
         conversation = await client.conversations.create("Traced")
-        text = await client.chat(conversation.id).complete("hello")
+        text = await client.chat(conversation.id).complete_text("hello")
         print(f"reply: {text}")
         await client.conversations.delete(conversation.id)
 

@@ -22,6 +22,7 @@ from .errors import (
     NotFoundError,
     RateLimitError,
     RunPausedError,
+    ServiceUnavailableError,
     StreamError,
     UnprocessableEntityError,
 )
@@ -44,8 +45,10 @@ from .events import (
     UnknownEvent,
 )
 from .models import (
+    UNSET,
     Agent,
     AgentCreateRequest,
+    AgentType,
     AgentUpdateRequest,
     Attachment,
     ChatRequest,
@@ -59,12 +62,17 @@ from .models import (
     Mate,
     Message,
     PageResult,
+    ScheduleType,
     ToolCall,
+    UnsetType,
 )
 from .resources import Chat
-from .streaming import ChatStream
+from .resources.chat import ChatOptions
+from .snapshot import RunSnapshot, RunStatus, RunSubagent, RunToolCall
+from .streaming import ChatStream, EventBatches
 
 __all__ = [
+    "UNSET",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -72,12 +80,14 @@ __all__ = [
     "ActionRequest",
     "Agent",
     "AgentCreateRequest",
+    "AgentType",
     "AgentUpdateRequest",
     "Attachment",
     "AuthenticationError",
     "BadRequestError",
     "CancelledEvent",
     "Chat",
+    "ChatOptions",
     "ChatRequest",
     "ChatStream",
     "ClientClosedError",
@@ -90,6 +100,7 @@ __all__ = [
     "CronTask",
     "CronUpdateRequest",
     "ErrorEvent",
+    "EventBatches",
     "HeartbeatEvent",
     "HitlDecision",
     "HitlInterruptEvent",
@@ -111,7 +122,13 @@ __all__ = [
     "RubricStartEvent",
     "RunEndEvent",
     "RunPausedError",
+    "RunSnapshot",
     "RunStartEvent",
+    "RunStatus",
+    "RunSubagent",
+    "RunToolCall",
+    "ScheduleType",
+    "ServiceUnavailableError",
     "StreamError",
     "StreamEvent",
     "SubagentEndEvent",
@@ -121,6 +138,7 @@ __all__ = [
     "ToolStartEvent",
     "UnknownEvent",
     "UnprocessableEntityError",
+    "UnsetType",
     "__version__",
     "with_raw_response",
 ]

@@ -49,6 +49,13 @@ class LlmrixClient:
     the ``llmrix`` logger: one line per call with its status, time and retries.
     """
 
+    conversations: Conversations
+    """Conversations and their message history."""
+    cron: Cron
+    """Scheduled prompts."""
+    agents: Agents
+    """Agents and team mates (cloud deployments)."""
+
     def __init__(
         self,
         base_url: str | None = None,

@@ -95,7 +95,7 @@ class SessionPool:
         self._slots = _Slots(max_connections)
         self._open: set[Closable] = set()
         self._closed_waiters: set[asyncio.Future[None]] = set()
-        self.closed = False
+        self.closed: bool = False
 
     @property
     def max_connections(self) -> int:

@@ -39,6 +39,10 @@ class RetryPolicy:
     reached the server, or when a 429/503 carries ``Retry-After`` (the server
     says it did not act). A ``Retry-After`` longer than ``max_retry_after``
     seconds is not waited for: the error is raised at once.
+
+    A 503 without ``Retry-After`` is never retried: deployments answer it for
+    what waiting does not fix (agent endpoints where there are no agents, auth
+    not configured), and it raises `ServiceUnavailableError` at once.
     """
 
     max_retries: int = 2
@@ -76,6 +80,8 @@ class RetryPolicy:
     ) -> float | None:
         """Seconds to wait before retrying a call answered with ``status``, or None."""
         if attempt >= self.max_retries or status not in self.retry_statuses:
+            return None
+        if status == 503 and retry_after is None:
             return None
         not_acted = status in (429, 503) and retry_after is not None
         if not (idempotent or not_acted):

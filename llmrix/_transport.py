@@ -46,7 +46,11 @@ API_PREFIX = ("api", "open", "v1")
 MAX_ERROR_BODY = 1024 * 1024
 _encoder = msgspec.json.Encoder()
 _JSON_HEADERS = {"Content-Type": "application/json"}
-_STREAM_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+_STREAM_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "text/event-stream",
+    "Cache-Control": "no-cache",
+}
 
 
 class _StatusFailure(Exception):
@@ -293,7 +297,7 @@ class Transport:
         except (_StatusFailure, APIResponseValidationError):
             raise
         except BaseException as exc:
-            translated = self._translate(exc, f"{method} {url.path}", phase)
+            translated = self._translate(exc, f"{method} {url.path}", phase, timeout)
             if translated is exc:
                 raise
             raise translated from exc
@@ -369,7 +373,9 @@ class Transport:
         )
         record(ResponseFacts(method, str(url.with_user(None)), status, headers, elapsed, retries))
 
-    def _translate(self, exc: BaseException, what: str, phase: str) -> BaseException:
+    def _translate(
+        self, exc: BaseException, what: str, phase: str, timeout: float | None
+    ) -> BaseException:
         """The llmrix form of an exception raised while an attempt ran."""
         if isinstance(exc, LlmrixError):
             return exc
@@ -400,7 +406,7 @@ class Transport:
         if isinstance(exc, aiohttp.ClientError):
             return _NoAnswer(APIConnectionError(f"{what} failed: {exc}"), never_sent=False)
         if isinstance(exc, asyncio.TimeoutError):
-            seconds = self.options.timeout
+            seconds = timeout
             if phase == "pool":
                 return _NoAnswer(
                     APITimeoutError(

@@ -22,6 +22,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "RunPausedError",
+    "ServiceUnavailableError",
     "StreamError",
     "UnprocessableEntityError",
     "error_for_status",
@@ -89,6 +90,16 @@ class InternalServerError(APIError):
     """HTTP 500 or above: the server failed (idempotent calls were retried first)."""
 
 
+class ServiceUnavailableError(InternalServerError):
+    """HTTP 503: the server, or this part of it, does not serve the call.
+
+    Deployments answer 503 for the agent endpoints when they have no agents
+    (only cloud deployments do) and for every call when their auth is not
+    configured; ``message`` is what the server said. Not retried unless the
+    answer carries ``Retry-After`` (see `RetryPolicy`).
+    """
+
+
 class APIConnectionError(LlmrixError):
     """The request never got a complete answer: refused, reset, DNS, TLS..."""
 
@@ -138,6 +149,7 @@ _BY_STATUS: dict[int, type[APIError]] = {
     409: ConflictError,
     422: UnprocessableEntityError,
     429: RateLimitError,
+    503: ServiceUnavailableError,
 }
 
 
@@ -154,7 +166,7 @@ def error_for_status(
     status_code: int, message: str, body: str, *, headers: Mapping[str, str] | None = None
 ) -> APIError:
     """Build the `APIError` subclass that matches ``status_code``."""
-    kind = InternalServerError if status_code >= 500 else _BY_STATUS.get(status_code, APIError)
+    kind = _BY_STATUS.get(status_code, InternalServerError if status_code >= 500 else APIError)
     return kind(status_code, message, body, headers=headers)
 
 

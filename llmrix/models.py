@@ -1,7 +1,15 @@
 """Request and response models of the REST API, as msgspec Structs.
 
 Response models tolerate missing and ``null`` fields and ignore unknown ones.
-Request models omit every field left unset, so ``None`` is never sent.
+Request models omit every field left unset. Update requests default their
+fields to `UNSET` (not sent), so ``None`` can be sent as JSON ``null`` where the
+protocol gives it a meaning: ``ConversationUpdateRequest(agent_id=None)``
+unbinds a conversation's agent. Elsewhere a ``None`` field is not sent.
+
+Requests are sent in the primary (Rust/Go/Python) shape of the protocol: a
+title for every new conversation, HITL decisions as ``{"decision", "reason",
+"modified_args"}``. The TypeScript variants (no title, ``{"type",
+"feedback"}``) are for servers to tolerate, not for this SDK to send.
 """
 
 from __future__ import annotations
@@ -9,10 +17,13 @@ from __future__ import annotations
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 __all__ = [
+    "UNSET",
     "Agent",
     "AgentCreateRequest",
+    "AgentType",
     "AgentUpdateRequest",
     "Attachment",
     "ChatRequest",
@@ -26,10 +37,14 @@ __all__ = [
     "Mate",
     "Message",
     "PageResult",
+    "ScheduleType",
     "ToolCall",
+    "UnsetType",
 ]
 
 T = TypeVar("T")
+ScheduleType = Literal["cron", "interval"]
+"""How a cron task's ``schedule_expr`` is read: a cron expression or an interval."""
 Cursor = int | str
 """A pagination cursor: an integer on some servers, a string on others."""
 
@@ -82,10 +97,10 @@ class ConversationCreateRequest(_Request):
 
 
 class ConversationUpdateRequest(_Request):
-    """Body of ``PATCH /conversations/{id}``."""
+    """Body of ``PATCH /conversations/{id}``; ``agent_id=None`` unbinds the agent."""
 
-    title: str | None = None
-    agent_id: str | None = None
+    title: str | UnsetType = UNSET
+    agent_id: str | UnsetType | None = UNSET
 
 
 class HitlDecision(_Request):
@@ -157,24 +172,24 @@ class CronTask(msgspec.Struct, kw_only=True):
     updated_at: float | None = None
 
 
-class CronCreateRequest(_Request):
-    """Body of ``POST /cron/tasks``; ``schedule_type`` is ``"cron"`` or ``"interval"``."""
+class CronCreateRequest(_Request, omit_defaults=False):
+    """Body of ``POST /cron/tasks``; ``schedule_type`` is always sent (default ``"cron"``)."""
 
     name: str
     prompt: str
     schedule_expr: str
-    schedule_type: str = "cron"
-    channel: str | None = None
+    schedule_type: ScheduleType = "cron"
+    channel: str | UnsetType = UNSET
 
 
 class CronUpdateRequest(_Request):
     """Body of ``PUT /cron/tasks/{id}``: any of the create fields."""
 
-    name: str | None = None
-    prompt: str | None = None
-    schedule_expr: str | None = None
-    schedule_type: str | None = None
-    channel: str | None = None
+    name: str | UnsetType = UNSET
+    prompt: str | UnsetType = UNSET
+    schedule_expr: str | UnsetType = UNSET
+    schedule_type: ScheduleType | UnsetType = UNSET
+    channel: str | UnsetType = UNSET
 
 
 class Agent(msgspec.Struct, kw_only=True):
@@ -192,15 +207,19 @@ class Agent(msgspec.Struct, kw_only=True):
     outlines: list[dict[str, Any]] | None = None
 
 
+AgentType = Literal["solo", "team"]
+"""A lone agent, or a team of mates."""
+
+
 class _AgentFields(_Request):
-    type: str | None = None
-    system_prompt: str | None = None
-    model_id: str | None = None
-    mcps: list[str] | None = None
-    skills: list[str] | None = None
-    metadata: dict[str, Any] | None = None
-    introduce: str | None = None
-    outlines: list[dict[str, Any]] | None = None
+    type: AgentType | UnsetType = UNSET
+    system_prompt: str | UnsetType = UNSET
+    model_id: str | UnsetType = UNSET
+    mcps: list[str] | UnsetType = UNSET
+    skills: list[str] | UnsetType = UNSET
+    metadata: dict[str, Any] | UnsetType = UNSET
+    introduce: str | UnsetType = UNSET
+    outlines: list[dict[str, Any]] | UnsetType = UNSET
 
 
 class AgentCreateRequest(_AgentFields, kw_only=True):
@@ -212,7 +231,7 @@ class AgentCreateRequest(_AgentFields, kw_only=True):
 class AgentUpdateRequest(_AgentFields):
     """Body of ``PATCH /agent/{id}``: any agent fields."""
 
-    name: str | None = None
+    name: str | UnsetType = UNSET
 
 
 class Mate(msgspec.Struct, kw_only=True):

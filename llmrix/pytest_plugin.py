@@ -11,7 +11,7 @@ Then::
 
     async def test_reply(llmrix_client):
         conversation = await llmrix_client.conversations.create("t")
-        assert "hi" in await llmrix_client.chat(conversation.id).complete("hi")
+        assert "hi" in await llmrix_client.chat(conversation.id).complete_text("hi")
 
 The server binds 127.0.0.1 on a free port; heartbeats come every 0.5 s so tests
 see them without waiting.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -19,3 +21,14 @@ def acquired(client: LlmrixClient) -> int:
     connector = session.connector
     assert connector is not None
     return len(connector._acquired)
+
+
+def frame(obj: dict[str, Any], event: str | None = None) -> bytes:
+    """One SSE frame carrying ``obj`` as JSON, with an ``event:`` line when named."""
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(obj)}\n\n".encode()
+
+
+def chunk(text: str) -> bytes:
+    """A ``message_chunk`` frame."""
+    return frame({"channel": "messages", "type": "message_chunk", "content": text}, "messages")

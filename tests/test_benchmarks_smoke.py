@@ -155,17 +155,29 @@ def test_server_processes_serve_and_stop() -> None:
 def test_e2e_suite_runs_every_case() -> None:
     result = load_suite("e2e")(QUICK)
     cases = {row.case for row in result.rows}
-    assert cases == {e2e.DEV_PROCESS, e2e.REPLAY_PROCESS, e2e.IN_PROCESS}
-    for case in cases:
+    network = {e2e.DEV_PROCESS, e2e.REPLAY_PROCESS, e2e.IN_PROCESS}
+    assert cases == {*network, e2e.SNAPSHOT_CASE}
+    for case in network:
         rows = _rows(result.rows, case)
-        assert list(rows) == [e2e.OURS, e2e.OURS_SYNC, e2e.OFFICIAL, e2e.HTTPX_SSE]
+        assert list(rows) == [
+            e2e.OURS,
+            e2e.OURS_BATCHES,
+            e2e.OURS_SYNC,
+            e2e.OFFICIAL,
+            e2e.HTTPX_SSE,
+        ]
         ours = rows[e2e.OURS]
-        assert ours.skipped is None
+        assert ours.skipped is None and rows[e2e.OURS_BATCHES].skipped is None
         assert ours.metrics["events"] == result.params["events"]
         assert ours.metrics["events_per_s"] > 0 and ours.metrics["x_ours"] == 1.0
+    snapshot_rows = _rows(result.rows, e2e.SNAPSHOT_CASE)
+    assert list(snapshot_rows) == [e2e.DECODE_ONLY, e2e.WITH_SNAPSHOT, e2e.WITH_SNAPSHOT_NO_TEXT]
+    assert all(row.metrics["ns_per_event"] > 0 for row in snapshot_rows.values())
+    assert snapshot_rows[e2e.DECODE_ONLY].metrics["overhead_pct"] == 0
     if _third_party_reason() is None:
-        assert all(row.skipped is None for row in result.rows)
-        assert all(row.metrics["x_official"] > 0 for row in result.rows)
+        network_rows = [row for row in result.rows if row.case in network]
+        assert all(row.skipped is None for row in network_rows)
+        assert all(row.metrics["x_official"] > 0 for row in network_rows)
 
 
 def test_latency_suite_delivers_every_held_back_event() -> None:
@@ -184,7 +196,12 @@ def test_memory_suite_reports_rss() -> None:
     if page_size() is None:
         pytest.skip("the memory suite reads /proc/self/statm (Linux only)")
     result = load_suite("memory")(QUICK)
-    assert [row.subject for row in result.rows] == [memory.OURS]
+    assert [row.subject for row in result.rows] == [
+        f"{memory.OURS}, keep_text=False",
+        f"{memory.OURS}, keep_text=True",
+    ]
+    assert result.rows[0].metrics["text_mb"] == 0
+    assert result.rows[1].metrics["text_mb"] * 1e6 == 6 * result.params["n_chunks"]
     for row in result.rows:
         assert row.metrics["events"] == result.params["n_chunks"] + 2
         assert row.metrics["bytes"] >= 20 << 20

@@ -160,7 +160,7 @@ async def test_serve_runs_until_interrupted(ignore_sigint: bool) -> None:
     async with served("--api-key", "sk-serve", ignore_sigint=ignore_sigint) as (process, url):
         async with LlmrixClient(url, api_key="sk-serve") as client:
             conversation = await client.conversations.create("served")
-            assert "hello" in await client.chat(conversation.id).complete("hello")
+            assert "hello" in await client.chat(conversation.id).complete_text("hello")
         async with LlmrixClient(url, api_key="nope") as client:
             with pytest.raises(AuthenticationError):
                 await client.conversations.list()
@@ -197,7 +197,7 @@ async def test_serve_string_seq_and_faults_flags() -> None:
         assert isinstance(conversation.seq, str)
         assert conversation.seq.startswith("seq-")
         chat = client.chat(conversation.id)
-        assert await chat.complete("one two three") == 'You said: "one two three"'
+        assert await chat.complete_text("one two three") == 'You said: "one two three"'
         process.terminate()
         await process.wait()
 

@@ -168,7 +168,7 @@ async def test_history_records_every_run(llmrix_client: LlmrixClient) -> None:
     conversation = await llmrix_client.conversations.create("t")
     await llmrix_client.chat(conversation.id).complete("first")
     await llmrix_client.chat(conversation.id).complete("second /tool grep")
-    messages = [m async for m in llmrix_client.conversations.iter_messages(conversation.id, 2)]
+    messages = [m async for m in llmrix_client.conversations.iter_messages(conversation.id, size=2)]
     roles = [m.role for m in messages]
     assert roles.count("user") == 2
     assert roles.count("assistant") >= 2
@@ -203,11 +203,11 @@ async def test_odd_ids_reach_their_own_conversation(
     for odd in ("a/b", "../x", "q?x=1#f", "é 1"):
         llmrix_server.seed_conversation("odd", id=odd)
         assert (await llmrix_client.conversations.get(odd)).id == odd
-        assert "hi" in await llmrix_client.chat(odd).complete("hi")
+        assert "hi" in (await llmrix_client.chat(odd).complete("hi")).text
 
 
 async def test_cron_lifecycle(llmrix_client: LlmrixClient) -> None:
-    task = await llmrix_client.cron.create("daily", "summarise", "0 9 * * *")
+    task = await llmrix_client.cron.create("daily", prompt="summarise", schedule_expr="0 9 * * *")
     assert task.status == "active"
     assert [t.id for t in await llmrix_client.cron.list()] == [task.id]
     assert (await llmrix_client.cron.update(task.id, name="renamed")).name == "renamed"

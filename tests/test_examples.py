@@ -29,6 +29,12 @@ EXPECTED = {
         "message_chunk x",
         "run_end x1",
     ],
+    "run_snapshot.py": [
+        "status finished",
+        "tool web_search",
+        "subagent critic done: True",
+        "long run: 5002 events, status finished, no text kept",
+    ],
     "pagination.py": [
         "has_more=True",
         "iter(size=2) found 5 of ours",

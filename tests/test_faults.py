@@ -139,7 +139,7 @@ async def test_close_ends_a_retry_backoff_and_nothing_is_retried_after(
 
     async def busy(request: web.Request) -> web.Response:
         calls.append(request.method)
-        return web.json_response({"message": "busy"}, status=503)
+        return web.json_response({"message": "busy"}, status=502)
 
     app = web.Application()
     app.router.add_get(GET, busy)

@@ -24,13 +24,13 @@ CHAT = "/api/open/v1/conversations/{id}/chat"
 
 
 def flaky_app(failures: int) -> web.Application:
-    """GET fails ``failures`` times with 503, then answers with a request id header."""
+    """GET fails ``failures`` times with 502, then answers with a request id header."""
     calls: list[int] = []
 
     async def get(request: web.Request) -> web.Response:
         calls.append(1)
         if len(calls) <= failures:
-            return web.json_response({"message": "busy"}, status=503)
+            return web.json_response({"message": "busy"}, status=502)
         return web.json_response(
             {"id": request.match_info["id"], "title": "t"}, headers={"X-Request-Id": "req-7"}
         )

@@ -56,7 +56,7 @@ import pytest
 @pytest.mark.asyncio
 async def test_reply(llmrix_client):
     conversation = await llmrix_client.conversations.create("t")
-    assert await llmrix_client.chat(conversation.id).complete("hi") == 'You said: "hi"'
+    assert await llmrix_client.chat(conversation.id).complete_text("hi") == 'You said: "hi"'
 """
 
 

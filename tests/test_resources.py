@@ -17,6 +17,7 @@ from llmrix import (
     APIResponseValidationError,
     Conversation,
     ConversationCreateRequest,
+    ConversationUpdateRequest,
     CronCreateRequest,
     CronTask,
     CronUpdateRequest,
@@ -111,6 +112,8 @@ async def test_conversations_crud(
     assert (await client.conversations.get("c1")).title == "Demo"
     assert (await client.conversations.update("c1", title="New")).title == "New"
     await client.conversations.update("c1", agent_id="a9")
+    await client.conversations.update("c1", agent_id=None)
+    await client.conversations.update("c1", ConversationUpdateRequest(title="T", agent_id=None))
     assert await client.conversations.delete("c1") is None
     assert [(m, p, b) for m, p, _, b in recorder.calls] == [
         ("POST", "/conversations", {"title": "Demo"}),
@@ -119,6 +122,8 @@ async def test_conversations_crud(
         ("GET", "/conversations/c1", None),
         ("PATCH", "/conversations/c1", {"title": "New"}),
         ("PATCH", "/conversations/c1", {"agent_id": "a9"}),
+        ("PATCH", "/conversations/c1", {"agent_id": None}),
+        ("PATCH", "/conversations/c1", {"title": "T", "agent_id": None}),
         ("DELETE", "/conversations/c1", None),
     ]
 
@@ -240,7 +245,7 @@ async def test_cron(serve: ServeApp, make_client: Callable[..., LlmrixClient]) -
             created_at=1766000000.0,
         )
     ]
-    await client.cron.create("daily", "summarise", "0 9 * * *")
+    await client.cron.create("daily", prompt="summarise", schedule_expr="0 9 * * *")
     await client.cron.create(
         CronCreateRequest(
             name="n", prompt="p", schedule_expr="60", schedule_type="interval", channel="web"
@@ -257,7 +262,12 @@ async def test_cron(serve: ServeApp, make_client: Callable[..., LlmrixClient]) -
         (
             "POST",
             "/cron/tasks",
-            {"name": "daily", "prompt": "summarise", "schedule_expr": "0 9 * * *"},
+            {
+                "name": "daily",
+                "prompt": "summarise",
+                "schedule_expr": "0 9 * * *",
+                "schedule_type": "cron",
+            },
         ),
         (
             "POST",
@@ -281,8 +291,10 @@ async def test_cron(serve: ServeApp, make_client: Callable[..., LlmrixClient]) -
 
 async def test_cron_create_needs_its_fields(make_client: Callable[..., LlmrixClient]) -> None:
     client = make_client("http://127.0.0.1:9")
+    with pytest.raises(TypeError, match="prompt"):
+        await client.cron.create("name-only")  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="schedule_expr"):
-        await client.cron.create("name-only")
+        await client.cron.create("name-only", prompt="p")  # type: ignore[call-overload]
 
 
 async def test_empty_envelopes_give_empty_lists(
@@ -379,9 +391,8 @@ async def test_request_objects_and_fields_do_not_mix(
     with pytest.raises(TypeError, match="agent_id"):
         await client.conversations.create(ConversationCreateRequest(title="t"), agent_id="a")
     with pytest.raises(TypeError, match="channel"):
-        await client.cron.create(
-            CronCreateRequest(name="n", prompt="p", schedule_expr="1"), channel="web"
-        )
+        request = CronCreateRequest(name="n", prompt="p", schedule_expr="1")
+        await client.cron.create(request, channel="web")  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="prompt"):
         await client.cron.update("t1", CronUpdateRequest(name="n"), prompt="p")
     with pytest.raises(TypeError, match="type"):

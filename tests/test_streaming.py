@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _support import ServeApp, acquired
+from _support import ServeApp, acquired, chunk, frame
 from aiohttp import web
 
 from llmrix import (
@@ -33,18 +32,9 @@ CHAT = "/api/open/v1/conversations/{id}/chat"
 RECEIVED = web.AppKey("received", list)
 
 
-def frame(obj: dict[str, Any], event: str | None = None) -> bytes:
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {json.dumps(obj)}\n\n".encode()
-
-
 RUN_START = frame({"channel": "lifecycle", "type": "run_start", "run_id": "r1"}, "lifecycle")
 RUN_END = frame({"channel": "lifecycle", "type": "run_end", "run_id": "r1"}, "lifecycle")
 HITL = frame({"channel": "hitl", "type": "hitl_interrupt", "id": "h1", "action_name": "rm"})
-
-
-def chunk(text: str) -> bytes:
-    return frame({"channel": "messages", "type": "message_chunk", "content": text}, "messages")
 
 
 def sse_app(*parts: bytes, hold: asyncio.Event | None = None) -> web.Application:
@@ -235,8 +225,12 @@ async def test_text_stream_final_text_and_complete(
         assert isinstance(first, RunStartEvent)
         second = await stream.__anext__()
         assert isinstance(second, MessageChunkEvent)
-        assert await stream.final_text() == "lo"
-    assert await client.chat("c1").complete("hi") == "Hello"
+        assert await stream.final_text() == "Hello"
+        assert stream.snapshot.text == "Hello"
+    assert await client.chat("c1").complete_text("hi") == "Hello"
+    snapshot = await client.chat("c1").complete("hi")
+    assert (snapshot.text, snapshot.status, snapshot.run_id) == ("Hello", "finished", "r1")
+    assert [call.name for call in snapshot.tool_calls] == ["t"]
     assert acquired(client) == 0
 
 

@@ -289,7 +289,7 @@ def test_final_text_and_text_stream_around_an_interrupt(client: LlmrixClient) ->
             list(stream.text_stream)
         stream.decide([HitlDecision.approve()])
         assert "approved" in "".join(stream.text_stream)
-    assert "hi" in chat.complete("hi")
+    assert "hi" in chat.complete_text("hi")
 
 
 def test_send_calls_the_handler_in_the_callers_thread(client: LlmrixClient) -> None:
@@ -314,7 +314,7 @@ def test_pages_iterate_across_requests(client: LlmrixClient) -> None:
     conversation = client.conversations.get(listed[0])
     client.chat(conversation.id).complete("first")
     client.chat(conversation.id).complete("second /tool grep")
-    messages = list(client.conversations.iter_messages(conversation.id, 2))
+    messages = list(client.conversations.iter_messages(conversation.id, size=2))
     assert [m.role for m in messages].count("user") == 2
     assert client.conversations.messages(conversation.id, size=1).has_more
 
@@ -334,11 +334,11 @@ def test_crud_errors_and_odd_ids(server: DevServer, client: LlmrixClient) -> Non
     for odd in ("a/b", "../x"):
         server.seed_conversation("odd", id=odd)
         assert client.conversations.get(odd).id == odd
-        assert "hi" in client.chat(odd).complete("hi")
+        assert "hi" in client.chat(odd).complete_text("hi")
 
 
 def test_cron_and_agents(client: LlmrixClient) -> None:
-    task = client.cron.create("daily", "summarise", "0 9 * * *")
+    task = client.cron.create("daily", prompt="summarise", schedule_expr="0 9 * * *")
     assert client.cron.update(task.id, name="renamed").name == "renamed"
     assert client.cron.pause(task.id).status == "paused"
     assert client.cron.resume(task.id).status == "active"
@@ -502,7 +502,7 @@ def test_many_threads_share_one_client(client: LlmrixClient) -> None:
     def work(conversation_id: str) -> None:
         try:
             for i in range(5):
-                assert f"n{i}" in client.chat(conversation_id).complete(f"n{i}")
+                assert f"n{i}" in client.chat(conversation_id).complete_text(f"n{i}")
                 with client.chat(conversation_id).stream("/long 500") as stream:
                     assert sum(1 for _ in stream) == 502
         except BaseException as exc:
@@ -603,7 +603,7 @@ def test_class_attributes_document_themselves() -> None:
     text = pydoc.plain(pydoc.render_doc(Conversations))
     assert "One page of conversations" in text
     assert "Every conversation, page after page" in text
-    assert "Send ``message``" in pydoc.plain(pydoc.render_doc(Chat))
+    assert "Send a turn" in pydoc.plain(pydoc.render_doc(Chat))
 
 
 def test_a_forgotten_client_is_closed_when_collected(server: DevServer) -> None:
@@ -637,3 +637,27 @@ def test_a_client_left_open_at_exit_is_closed_quietly(server: DevServer) -> None
         check=False,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "left open\n", "")
+
+
+def test_snapshot_batches_and_until_done(client: LlmrixClient) -> None:
+    conversation = client.conversations.create("snap")
+    chat = client.chat(conversation.id)
+    with chat.stream("look it up /tool web_search") as stream:
+        first = next(iter(stream))
+        assert first.type == "run_start"
+        snapshot = stream.until_done()
+    assert snapshot.status == "finished"
+    assert [call.name for call in snapshot.tool_calls] == ["web_search"]
+    assert snapshot.tool_calls[0].done
+    assert 'You said: "look it up' in snapshot.text
+    with chat.stream("again") as stream:
+        batches = list(stream.batches())
+        assert all(batches)
+        assert batches[-1][-1].type == "run_end"
+        assert stream.snapshot.status == "finished"
+    with chat.stream("wipe it /hitl") as stream:
+        with pytest.raises(RunPausedError):
+            stream.until_done()
+        stream.decide([HitlDecision.approve()])
+        assert stream.until_done().status == "finished"
+    assert chat.complete("once more").text == 'You said: "once more"'

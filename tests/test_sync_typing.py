@@ -47,7 +47,7 @@ def test_mypy_sees_the_async_signatures_through_the_sync_layer() -> None:
         '"llmrix.models.PageResult[llmrix.models.Conversation]"',
         '"Iterator[llmrix.models.Conversation]"',
         '"llmrix.models.Agent"',
-        '"str"',
+        '"llmrix.snapshot.RunSnapshot"',
         revealed[5],
         '"str"',
         '"Iterator[str]"',

@@ -25,6 +25,7 @@ from llmrix.errors import (
     LlmrixError,
     NotFoundError,
     RateLimitError,
+    ServiceUnavailableError,
     UnprocessableEntityError,
 )
 
@@ -78,7 +79,8 @@ def test_env_fallback_and_repr_hides_the_key(monkeypatch: pytest.MonkeyPatch) ->
         (422, UnprocessableEntityError),
         (429, RateLimitError),
         (500, InternalServerError),
-        (503, InternalServerError),
+        (502, InternalServerError),
+        (503, ServiceUnavailableError),
     ],
 )
 async def test_status_mapping_with_json_message(
@@ -191,7 +193,7 @@ async def test_get_is_retried_until_success(
     serve: ServeApp, make_client: Callable[..., LlmrixClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("llmrix._retry.RetryPolicy.backoff", lambda self, attempt: 0.01)
-    app = flaky_app(2, 503)
+    app = flaky_app(2, 502)
     client = make_client(await serve(app))
     conversation = await client.conversations.get("c1")
     assert conversation.title == "ok"
@@ -404,7 +406,7 @@ async def test_with_options_changes_retries_per_call_and_shares_the_session(
     serve: ServeApp, make_client: Callable[..., LlmrixClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("llmrix._retry.RetryPolicy.backoff", lambda self, attempt: 0.01)
-    app = flaky_app(3, 503)
+    app = flaky_app(3, 502)
     client = make_client(await serve(app), max_retries=0)
     with pytest.raises(InternalServerError):
         await client.conversations.get("c1")

@@ -61,7 +61,7 @@ class DevServer:
         shutdown_timeout: float = 0.5,
     ) -> None:
         self.host = host
-        self.settings = Settings(
+        self.settings: Settings = Settings(
             api_key=api_key,
             heartbeat_interval=heartbeat_interval,
             slow_delay=slow_delay,
@@ -82,7 +82,7 @@ class DevServer:
                 end_at_interrupt=end_at_interrupt,
             ),
         )
-        self.store = Store()
+        self.store: Store = Store()
         self.requests: list[RecordedRequest] = []
         self._requested_port = port
         self._shutdown_timeout = shutdown_timeout

@@ -1,9 +1,11 @@
-"""What every resource shares: the transport, and cursor pagination."""
+"""What every resource shares: the transport, request bodies, and cursor pagination."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
+
+from msgspec import UNSET
 
 from .._transport import Transport
 from ..errors import APIResponseValidationError
@@ -16,17 +18,40 @@ class _Sequenced(Protocol):
 
 
 S = TypeVar("S", bound=_Sequenced)
+B = TypeVar("B")
 
 
 def refuse_mixing(request: object, **fields: object) -> None:
     """Raise ``TypeError`` if fields are given next to a ready-made request object."""
-    given = sorted(name for name, value in fields.items() if value is not None)
+    given = sorted(
+        name for name, value in fields.items() if value is not None and value is not UNSET
+    )
     if request is not None and given:
         raise TypeError(f"pass a request object or fields, not both (got {', '.join(given)})")
 
 
+def request_body(kind: type[B], request: B | None, **fields: Any) -> B:
+    """``request`` (a ``kind``) as it is, else a ``kind`` built from the fields given.
+
+    Fields left `UNSET` are not passed, so the request's defaults apply.
+    """
+    if request is not None:
+        if not isinstance(request, kind):
+            raise TypeError(f"expected a {kind.__name__}, got {type(request).__name__}")
+        refuse_mixing(request, **fields)
+        return request
+    return kind(**{name: value for name, value in fields.items() if value is not UNSET})
+
+
 class Resource:
-    """A group of endpoints bound to the client's transport."""
+    """A group of endpoints bound to the client's transport.
+
+    Every method takes the per-call options of `RequestOptions`
+    (``extra_headers``, ``extra_query``, ``extra_body``, ``timeout``) as
+    keyword arguments; they apply to that call only. The id of the item a
+    call is about comes first; a write also accepts a ready-made request
+    object in place of its keyword fields.
+    """
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport

@@ -67,6 +67,14 @@ class SyncIterator(Iterator[T], Generic[T]):
             self.last = item = self._refill()
         return item
 
+    def take_ready(self) -> list[T]:
+        """Every item already read ahead, without waiting (updates ``last``)."""
+        items = list(self._ready)
+        self._ready.clear()
+        if items:
+            self.last = items[-1]
+        return items
+
     def _refill(self) -> T:
         with self._cond:
             try:

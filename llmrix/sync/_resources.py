@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .. import resources as aio
 from ..events import StreamEvent
 from ..models import ChatRequest
 from ._stream import ChatStream, streaming
 from ._wrap import Bound, blocking, iterating, twin
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .._options import RequestOptions
+    from ..resources.chat import ChatOptions
 
 EventHandler = Callable[[StreamEvent], object]
 """A callback for `Chat.send`, called in the caller's thread."""
@@ -58,6 +64,7 @@ class Chat(Bound[aio.Chat]):
     stream = streaming(twin(aio.Chat).stream)
     stream_request = streaming(twin(aio.Chat).stream_request)
     complete = blocking(twin(aio.Chat).complete)
+    complete_text = blocking(twin(aio.Chat).complete_text)
     stop = blocking(twin(aio.Chat).stop)
     decide = blocking(twin(aio.Chat).decide)
 
@@ -66,13 +73,17 @@ class Chat(Bound[aio.Chat]):
         """The conversation this chat talks to."""
         return self._target.conversation_id
 
-    def send(self, message: str, handler: EventHandler, **options: Any) -> None:
+    def send(
+        self, message: str | ChatRequest, handler: EventHandler, **options: Unpack[ChatOptions]
+    ) -> None:
         """Callback style: call ``handler`` (in this thread) for every event of the turn."""
         self._drive(self.stream(message, **options), handler)
 
-    def send_request(self, request: ChatRequest, handler: EventHandler) -> None:
+    def send_request(
+        self, request: ChatRequest, handler: EventHandler, **options: Unpack[RequestOptions]
+    ) -> None:
         """Callback style with a ready-made `ChatRequest`."""
-        self._drive(self.stream_request(request), handler)
+        self._drive(self.stream_request(request, **options), handler)
 
     @staticmethod
     def _drive(stream: ChatStream, handler: EventHandler) -> None:

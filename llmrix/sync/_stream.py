@@ -7,9 +7,10 @@ from types import TracebackType
 from typing import Any, ParamSpec
 
 from .. import streaming as aio
-from ..errors import LlmrixError, RunPausedError, StreamError
-from ..events import ErrorEvent, HitlInterruptEvent, MessageChunkEvent, StreamEvent
+from ..errors import LlmrixError, RunPausedError
+from ..events import HitlInterruptEvent, MessageChunkEvent, StreamEvent
 from ..models import ChatRequest, HitlDecision
+from ..snapshot import RunSnapshot
 from ._bridge import SyncIterator
 from ._portal import Portal
 from ._wrap import Wrapper
@@ -37,7 +38,6 @@ class ChatStream:
             portal, stream, read_ahead=READ_AHEAD, pause_on=HitlInterruptEvent
         )
         self._answered: StreamEvent | None = None
-        self._text: list[str] | None = None
 
     @property
     def request(self) -> ChatRequest:
@@ -106,6 +106,33 @@ class ChatStream:
         self._answered = self._events.last
 
     @property
+    def snapshot(self) -> RunSnapshot:
+        """The run as read so far (a `RunSnapshot`).
+
+        Events are read on the loop thread a batch ahead of your loop, so the
+        snapshot holds every event handed to you and may hold some not yet
+        handed out; after the end of the run (or ``until_done()``) it is exact.
+        """
+        return self._stream.snapshot
+
+    def batches(self) -> Iterator[list[StreamEvent]]:
+        """The events as lists: each holds one event and all those already read after it."""
+        for event in self:
+            yield [event, *self._events.take_ready()]
+
+    def until_done(self) -> RunSnapshot:
+        """Read the run to its end and return its final `RunSnapshot`.
+
+        Raises `StreamError` if the run failed and `RunPausedError` at an
+        interrupt awaiting a decision, like `llmrix.ChatStream.until_done`.
+        """
+        if self.interrupt is None:
+            for event in self:
+                if isinstance(event, HitlInterruptEvent):
+                    break
+        return self._portal.run(self._stream.until_done())
+
+    @property
     def text_stream(self) -> Iterator[str]:
         """The assistant's text pieces only, as they arrive."""
         return self._iter_text()
@@ -118,22 +145,10 @@ class ChatStream:
                 raise RunPausedError(event)
 
     def final_text(self) -> str:
-        """Read to the end and return the assistant text read by this and earlier calls.
-
-        Raises `StreamError` with the server's message if the run failed, and
-        `RunPausedError` at a HITL interrupt (decide, then call it again to read on).
-        """
-        if self._text is None:
-            self._text = []
-        text = self._text
-        for event in self:
-            if isinstance(event, MessageChunkEvent):
-                text.append(event.content)
-            elif isinstance(event, ErrorEvent):
-                raise StreamError(event.message or "the run failed", event=event)
-            elif isinstance(event, HitlInterruptEvent):
-                raise RunPausedError(event)
-        return "".join(text)
+        """Read to the end and return the assistant's whole text (see `until_done`)."""
+        if not self._stream.snapshot.keeps_text:
+            raise RuntimeError("final_text() needs the stream's text: open it with keep_text=True")
+        return self.until_done().text
 
 
 class streaming(Wrapper[P, ChatStream]):
