@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatStream", "EventBatches"]
 
+PAUSE_GRACE = 0.1
+"""Seconds ``decide()`` waits at an interrupt to see whether the server ends the stream."""
+
 Connect: TypeAlias = "Callable[[ChatRequest], Awaitable[EventSource]]"
 """Sends a chat request and returns the open stream of its turn."""
 
@@ -219,6 +222,8 @@ class ChatStream:
         if not decisions:
             raise ValueError("decide() needs at least one HitlDecision")
         interrupt = self.interrupt
+        if interrupt is not None and not self._exhausted and self._pos >= len(self._batch):
+            await self._notice_pause()
         if self._exhausted and interrupt is not None and not self._failed:
             if not self._entered:
                 raise RuntimeError(
@@ -235,6 +240,23 @@ class ChatStream:
             self._answered = interrupt
             self._updater.answered()
         self._last_decoded = None
+
+    async def _notice_pause(self) -> None:
+        """At an interrupt, see whether the server ended the stream there (a pause).
+
+        The end may not have been read yet when the caller decides straight
+        after the interrupt: wait `PAUSE_GRACE` seconds at most for it.
+        """
+        assert self._source is not None
+        rest = await self._source.rest_if_ended(PAUSE_GRACE)
+        if rest is None:
+            return
+        self._sync()
+        if rest:
+            self._batch, self._pos, self._applied = rest, 0, 0
+            self._last_decoded = rest[-1]
+        else:
+            self._exhausted = True
 
     @property
     def text_stream(self) -> AsyncIterator[str]:

@@ -136,12 +136,6 @@ async def test_colour_on_a_terminal_and_none_with_no_color(terminal: Start) -> N
     assert "✗ broken failed: broken failed on purpose" in plain.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ChatStream.decide() inside the loop, on a stream the server ended at the"
-    " interrupt but whose end the SDK has not read yet, posts /decide instead of resuming;"
-    " the loop then sees the end as a truncation (fix belongs in llmrix/streaming.py)",
-)
 async def test_approval_on_a_server_that_ends_the_stream_at_the_interrupt() -> None:
     async with DevServer(end_at_interrupt=True) as server:
         term = Terminal("chat", "--base-url", server.base_url)

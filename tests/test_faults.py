@@ -642,3 +642,41 @@ async def test_proxy_environment_is_honoured_unless_turned_off(
     no_proxy_env.setenv("no_proxy", "127.0.0.1")
     bypassing = make_client(target_url)
     assert (await bypassing.conversations.get("c")).id == "direct"
+
+
+# A server that ends the stream at the interrupt: deciding inline resumes the run.
+
+
+@pytest.mark.parametrize("pause_before_deciding", [0.0, 0.3], ids=["at-once", "later"])
+async def test_deciding_inline_on_a_stream_ended_at_the_interrupt_resumes(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient], pause_before_deciding: float
+) -> None:
+    bodies: list[dict[str, Any]] = []
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        bodies.append(body)
+        response = await open_sse(request)
+        if "hitl_decisions" in body:
+            await response.write(chunk("approved") + RUN_END)
+        else:
+            await response.write(RUN_START + HITL)
+        return response
+
+    async def decide(request: web.Request) -> web.Response:
+        return web.json_response({"message": "no run is waiting"}, status=409)
+
+    app = web.Application()
+    app.router.add_post(CHAT, chat)
+    app.router.add_post(CHAT + "/hitl/decide", decide)
+    client = make_client(await serve(app))
+    kinds: list[type] = []
+    async with client.chat("c").stream("rm it") as stream:
+        async for event in stream:
+            kinds.append(type(event))
+            if isinstance(event, HitlInterruptEvent):
+                await asyncio.sleep(pause_before_deciding)
+                await stream.decide([HitlDecision.approve()])
+    assert kinds == [RunStartEvent, HitlInterruptEvent, MessageChunkEvent, RunEndEvent]
+    assert [b.get("hitl_decisions") for b in bodies] == [None, [{"decision": "approve"}]]
+    assert acquired(client) == 0
