@@ -25,13 +25,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Union
 
 import msgspec
 
 from benchmarks._harness import OFFICIAL, OURS, Column, Config, Row, SuiteResult, time_round_robin
 from benchmarks.corpus import build_stream
-from llmrix.events import KnownEvent, StreamEvent, decode_event, decode_frames
+from llmrix.events import KNOWN_EVENTS, StreamEvent, decode_event, decode_frames
 from llmrix.sse import SSEDecoder
 
 __all__ = ["OURS", "Stream", "irregular_stream", "run", "server_stream"]
@@ -150,7 +150,7 @@ def floor(payloads: Sequence[bytes]) -> int:
     return len(payloads)
 
 
-_typed: msgspec.json.Decoder[Any] = msgspec.json.Decoder(KnownEvent)
+_typed: msgspec.json.Decoder[Any] = msgspec.json.Decoder(Union[KNOWN_EVENTS])  # noqa: UP007
 _untyped = msgspec.json.Decoder()
 
 

@@ -97,21 +97,19 @@ class _Printer:
             case MessageChunkEvent(content=text):
                 self.write(text)
             case ToolStartEvent():
-                self.line(
-                    f"  [tool] {event.name or event.tool_call_id} {event.args or event.input}"
-                )
+                self.line(f"  [tool] {event.name or event.call_id} {event.arguments}")
             case ToolEndEvent():
-                self.line(f"  [tool] {event.name} -> {event.result or event.output}")
+                self.line(f"  [tool] {event.name} -> {event.result}")
             case SubagentStartEvent():
-                self.line(f"  [subagent] {event.agent_name or event.name} started")
+                self.line(f"  [subagent] {event.agent} started")
             case SubagentEndEvent():
-                self.line(f"  [subagent] {event.agent_name or event.name} finished")
+                self.line(f"  [subagent] {event.agent} finished")
             case HitlInterruptEvent():
                 self.line(f"  [approval needed] {event.description or event.action_name}")
             case ErrorEvent():
                 self.line(f"  [error] {event.message} ({event.error_code})")
             case CancelledEvent():
-                self.line(f"  [cancelled] {event.reason or event.message}")
+                self.line(f"  [cancelled] {event.why}")
 
 
 async def _demo(out: TextIO) -> int:

@@ -44,7 +44,7 @@ def test_primary_shape() -> None:
             ToolStartEvent(id="t1", name="s", args={"q": "c"})
         ),
         b'{"channel":"tools","type":"tool_end","id":"t1","name":"s","result":"3","error":true}': (
-            ToolEndEvent(id="t1", name="s", result="3", error=True)
+            ToolEndEvent(id="t1", name="s", raw_result="3", error=True)
         ),
         b'{"channel":"tools","type":"subagent_start","id":"s1","agent_name":"a"}': (
             SubagentStartEvent(id="s1", agent_name="a")
@@ -161,7 +161,11 @@ def test_empty_type_on_other_channel_is_unknown_not_heartbeat() -> None:
         (b'"run_end"', "not a JSON object"),
         (b"42", "not a JSON object"),
         (b'{"type":"message_chunk","content":5}', r"invalid 'message_chunk' event.*\$\.content"),
-        (b'{"type":"tool_start","args":[1]}', "invalid 'tool_start'"),
+        (b'{"type":"tool_start","parent_ids":"p1"}', r"invalid 'tool_start'.*\$\.parent_ids"),
+        (b'{"type":"hitl_interrupt","description":5}', r"\$\.description"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"type":"message_chunk","content":NaN}', "malformed JSON"),
+        (b'{"type":"message_chunk","content":"\\ud83d","x":NaN}', "malformed JSON"),
         (b'{"type":7}', "non-string"),
         (b'{"type":"message_chunk","content":"\xff"}', "malformed JSON"),
     ],
@@ -264,12 +268,15 @@ def test_null_members_read_as_absent() -> None:
         b'{"channel":"tools","type":"tool_start","id":"t","args":null,"parent_ids":null,'
         b'"input":{"keep":null}}'
     )
-    assert tool == ToolStartEvent(id="t", input={"keep": None})
+    assert tool == ToolStartEvent(id="t", args=None, input={"keep": None})
+    assert isinstance(tool, ToolStartEvent) and tool.arguments == {"keep": None}
     hitl = decode_event(
         b'{"type":"hitl_interrupt","action_args":null,'
         b'"action_requests":[{"name":"rm","args":null,"decisions":null}]}'
     )
-    assert hitl == HitlInterruptEvent(action_requests=[ActionRequest(name="rm")])
+    assert hitl == HitlInterruptEvent(
+        action_args=None, action_requests=[ActionRequest(name="rm", args=None)]
+    )
     assert decode_event(b'{"type":"message_chunk","content":null}') == MessageChunkEvent()
 
 

@@ -1,0 +1,202 @@
+"""The chat stream's hot path: body chunks in, typed events out; sans-IO.
+
+```python
+decoder = ChunkDecoder()
+events: list[StreamEvent] = []
+done = decoder.feed(chunk, events)   # once per chunk the socket gives
+done = decoder.feed(b"", events)     # at the end of the body
+```
+
+Three layers, each with one job (in the spirit of h11's buffer / reader /
+state split):
+
+- `ChunkDecoder` (this module) buffers: it drops a leading BOM, turns CR and
+  CRLF line ends into LF, and carries the unfinished tail after the last blank
+  line to the next chunk. What it hands on is a region of whole frames that
+  starts and ends in a clean state.
+- `llmrix.sse.frame_spans` and `llmrix.sse.join_payloads` are the bulk route,
+  pure functions over that region's lines: runs of ``event:``/``data:``/blank
+  triplets whose payloads are provably one JSON value each, and the odd frames
+  around them, which go to the general WHATWG line route (`SSEDecoder`).
+- `llmrix.events.EventDecoder` turns payloads into typed events: one msgspec
+  call per run, the exact per-frame route for whatever it refuses.
+
+Whatever the route and the chunking, the events are those of the general
+route frame by frame: keep-alives dropped, nothing after the first terminal
+event, and a bad frame raises `StreamError` after the events before it are out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableSequence
+
+from .errors import StreamError
+from .events import DEFAULT_DECODER, EventDecoder, StreamEvent
+from .sse import (
+    DEFAULT_MAX_FRAME_BYTES,
+    SSEDecoder,
+    first_unjoinable,
+    frame_spans,
+    join_payloads,
+)
+
+__all__ = ["ChunkDecoder"]
+
+_BOM = b"\xef\xbb\xbf"
+_PROBE = 1024
+"""Bytes looked at for frames without an ``event:`` line; when found, each frame of the
+region gets an empty one (which changes nothing) so that it fits the bulk route."""
+
+
+class ChunkDecoder:
+    """Decode a chat stream's body chunk by chunk into typed events.
+
+    ``feed(chunk, out)`` appends the events ``chunk`` completes to ``out`` and
+    returns True once a terminal event is in ``out`` (stop reading then);
+    ``feed(b"", out)`` (or ``finish(out)``) ends the stream, dispatching a last
+    frame that lacked its blank line. A frame or line longer than
+    ``max_frame_bytes`` raises `StreamError`, like bad frame data.
+    """
+
+    __slots__ = ("_cr", "_events", "_lines", "_max", "_started", "_tail", "_tail_size")
+
+    def __init__(
+        self,
+        *,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        events: EventDecoder = DEFAULT_DECODER,
+    ) -> None:
+        self._max = max_frame_bytes
+        self._events = events
+        self._lines = SSEDecoder(max_frame_bytes=max_frame_bytes)
+        self._tail: list[bytes] = []
+        self._tail_size = 0
+        self._cr = False
+        self._started = False
+
+    def feed(self, chunk: bytes, out: MutableSequence[StreamEvent]) -> bool:
+        """Decode ``chunk`` into ``out``; True once a terminal event is in. ``b""`` ends."""
+        if chunk[-2:] == b"\n\n" and not (self._tail or self._cr) and self._started:
+            lines = chunk.split(b"\n", 3)
+            lone = len(lines) == 4 and not (lines.pop() or lines[2])
+            if lone and len(chunk) <= self._max and b"\r" not in chunk:
+                return self._lone(lines, out)
+        if not chunk:
+            return self.finish(out)
+        if not self._started:
+            chunk = self._after_bom(chunk)
+            if not chunk:
+                return False
+        if self._cr or b"\r" in chunk:
+            chunk = self._to_lf(chunk)
+        cut = chunk.rfind(b"\n\n") + 2
+        if cut == 1:
+            if chunk[:1] == b"\n" and self._tail and self._tail[-1][-1:] == b"\n":
+                cut = 1
+            else:
+                self._keep(chunk)
+                return False
+        if self._tail:
+            self._tail.append(chunk[:cut])
+            region = b"".join(self._tail)
+            self._tail.clear()
+            self._tail_size = 0
+        else:
+            region = chunk if cut == len(chunk) else chunk[:cut]
+        if cut < len(chunk):
+            self._keep(chunk[cut:])
+        return self._region(region, out)
+
+    def finish(self, out: MutableSequence[StreamEvent]) -> bool:
+        """End of stream: decode a last frame that had no blank line after it."""
+        rest = b"".join(self._tail)
+        self._tail.clear()
+        self._tail_size = 0
+        self._cr = False
+        lines = rest.split(b"\n") if rest else []
+        frames = self._lines.decode_lines([*lines, b""])
+        return self._events.decode_frames(
+            [name for name, _ in frames], [data for _, data in frames], out
+        )
+
+    def _region(self, region: bytes, out: MutableSequence[StreamEvent]) -> bool:
+        """Whole frames, clean state before and after: bulk runs, odd frames to the line route."""
+        if region[:6] == b"data: " or b"\n\ndata: " in region[:_PROBE]:
+            region = (b"\n\n" + region).replace(b"\n\ndata: ", b"\n\nevent: \ndata: ")[2:]
+        lines = region.split(b"\n")
+        lines.pop()
+        events = self._events
+        if len(region) > self._max:
+            return self._general(lines, out)
+        for start, stop, bulk in frame_spans(lines, events.bulk_heads):
+            if bulk:
+                if self._bulk(lines, start, stop, out):
+                    return True
+            elif self._lone(lines[start:stop], out):
+                return True
+        return False
+
+    def _lone(self, lines: list[bytes], out: MutableSequence[StreamEvent]) -> bool:
+        """One frame off the bulk route: decoded alone if it is ``event:``/``data:``/blank."""
+        if len(lines) == 3:
+            head, data, _ = lines
+            if head[:7] == b"event: " and data[:6] == b"data: " and head != b"event: heartbeat":
+                return self._events.decode_frame(data[6:], head, out)
+        return self._general(lines, out)
+
+    def _bulk(
+        self, lines: list[bytes], start: int, stop: int, out: MutableSequence[StreamEvent]
+    ) -> bool:
+        """A bulk span: runs of joinable frames in one decode each, any other frame on its own."""
+        while start < stop:
+            data_lines = lines[start + 1 : stop : 3]
+            body = join_payloads(data_lines)
+            if body is not None:
+                return self._events.decode_run(body, lines[start:stop:3], data_lines, out)
+            odd = start + 3 * first_unjoinable(data_lines)
+            if odd > start and self._bulk(lines, start, odd, out):
+                return True
+            if self._general(lines[odd : odd + 3], out):
+                return True
+            start = odd + 3
+        return False
+
+    def _general(self, lines: list[bytes], out: MutableSequence[StreamEvent]) -> bool:
+        """The WHATWG line route, then the events of its frames."""
+        frames = self._lines.decode_lines(lines)
+        if not frames:
+            return False
+        return self._events.decode_frames(
+            [name for name, _ in frames], [data for _, data in frames], out
+        )
+
+    def _keep(self, piece: bytes) -> None:
+        """Carry ``piece`` (no complete frame in it) to the next chunk, within the limit."""
+        if not piece:
+            return
+        self._tail.append(piece)
+        self._tail_size += len(piece)
+        if self._tail_size > self._max:
+            raise StreamError(f"SSE frame exceeds max_frame_bytes ({self._max} bytes)")
+
+    def _after_bom(self, chunk: bytes) -> bytes:
+        """``chunk`` without the stream's leading BOM (which may arrive split)."""
+        head = b"".join(self._tail) + chunk
+        self._tail.clear()
+        self._tail_size = 0
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            self._tail.append(head)
+            return b""
+        self._started = True
+        return head[len(_BOM) :] if head.startswith(_BOM) else head
+
+    def _to_lf(self, chunk: bytes) -> bytes:
+        """CRLF and lone CR as LF; a CR that ends a chunk may pair with the next one's LF."""
+        if self._cr:
+            self._cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self._cr = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return chunk
