@@ -59,7 +59,11 @@ class Event(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
 
     Subclass it with a ``tag`` to define an event of your own, and hand the
     class to an `EventDecoder` (the client's ``register_event``). Your events
-    are identified by their ``type`` alone, on any channel.
+    are identified by their ``type`` alone, unless the class pins its channel
+    like the SDK's events do, ``channel: Literal["audit"] = "audit"``: then a
+    frame on another channel (JSON ``channel``, else the ``event:`` name) is an
+    `UnknownEvent`. A ``channel`` default also keeps frames named after it on
+    the bulk decode route.
 
     Events are not tracked by the cycle collector (``gc=False``: about 10% faster
     decoding); do not make an event part of a reference cycle.
@@ -528,7 +532,10 @@ class EventDecoder:
         exactly one value per frame. One msgspec call decodes the whole run; a frame it
         refuses (an unknown type, a foreign channel) goes to the exact route while the
         frames around it stay in bulk, in windows of `_WINDOW` frames from then on.
-        Payload ``j`` starts at byte ``sum(len(lines[:j])) - 5 * j`` of ``body``.
+        Payload ``j`` starts at byte ``sum(len(lines[:j])) - 5 * j`` of ``body``. The index
+        in msgspec's error counts values, which are frames only while each frame before
+        it held one value: the prefix is decoded again and must give exactly one value
+        per frame, or the run goes to the exact route.
         """
         count = len(lines)
         view = memoryview(body)
@@ -546,14 +553,17 @@ class EventDecoder:
                 bad = stop
             except msgspec.ValidationError as exc:
                 found = _AT_INDEX.search(str(exc))
-                if found is None:
+                bad = start + int(found[1]) if found else stop
+                if bad >= stop:
                     return self._exact(heads, lines, start, out)
-                bad = start + int(found[1])
                 if ends is None:
                     ends = [0, *accumulate(map(len, lines))]
-                at = ends[start] - 5 * start
-                events = self._lines(view[at : ends[bad] - 5 * bad - 1]) if bad > start else []
                 window = _WINDOW
+                prefix = view[ends[start] - 5 * start : ends[bad] - 5 * bad - 1]
+                try:
+                    events = self._lines(prefix) if bad > start else []
+                except _DECODE_ERRORS:
+                    return self._exact(heads, lines, start, out)
             except _DECODE_ERRORS:
                 return self._exact(heads, lines, start, out)
             if len(events) != bad - start:

@@ -15,6 +15,7 @@ difference is pinned in ``test_known_behaviour`` below.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -36,6 +37,7 @@ from benchmarks.official import (
     install_official,
     load_official_parser,
 )
+from llmrix.chunks import ChunkDecoder
 from llmrix.errors import StreamError
 from llmrix.events import StreamEvent, UnknownEvent, decode_event
 from llmrix.sse import SSEDecoder
@@ -71,6 +73,28 @@ def ours(chunks: Iterable[bytes]) -> list[StreamEvent]:
     frames.extend(decoder.flush_raw())
     events = [decode_event(data, name) for name, data in frames]
     return [event for event in events if event is not None]
+
+
+def hot_path(chunks: Iterable[bytes]) -> list[StreamEvent]:
+    """The chat stream's hot path: `ChunkDecoder`, one call per chunk, up to the terminal."""
+    decoder = ChunkDecoder()
+    out: list[StreamEvent] = []
+    for chunk in [*chunks, b""]:
+        if decoder.feed(chunk, out):
+            break
+    return out
+
+
+def until_terminal(events: list[StreamEvent]) -> list[StreamEvent]:
+    ends = [index for index, event in enumerate(events) if event.terminal]
+    return events[: ends[0] + 1] if ends else events
+
+
+def frames_of(data: bytes) -> list[bytes]:
+    """One chunk per frame (split after each blank line), as a live stream arrives."""
+    return [
+        piece for piece in re.split(rb"(?:(?<=\n\n)|(?<=\r\r)|(?<=\r\n\r\n))(?!\n)", data) if piece
+    ]
 
 
 def theirs(official: OfficialParser, chunks: Iterable[bytes]) -> list[Any]:
@@ -159,6 +183,8 @@ def test_differential(official: OfficialParser, seed: int) -> None:
         where = f"{label} max_chunk={size}"
         got = ours(chunks)
         assert got == reference, where
+        assert hot_path(chunks) == until_terminal(reference), where
+        assert hot_path(frames_of(stream.data)) == until_terminal(reference), label
         assert_same(theirs(official, chunks), comparable(got, known), where)
 
 
