@@ -14,12 +14,12 @@ state split):
   CRLF line ends into LF, and carries the unfinished tail after the last blank
   line to the next chunk. What it hands on is a region of whole frames that
   starts and ends in a clean state.
-- `llmrix.sse.frame_spans` and `llmrix.sse.join_payloads` are the bulk route,
+- `llmrix.sse.frame_spans` and `llmrix.sse.data_payloads` are the bulk route,
   pure functions over that region's lines: runs of ``event:``/``data:``/blank
-  triplets whose payloads are provably one JSON value each, and the odd frames
-  around them, which go to the general WHATWG line route (`SSEDecoder`).
-- `llmrix.events.EventDecoder` turns payloads into typed events: one msgspec
-  call per run, the exact per-frame route for whatever it refuses.
+  triplets and their payloads, cut out with a few C-level calls, and the odd
+  frames around them, which go to the general WHATWG line route (`SSEDecoder`).
+- `llmrix.events.EventDecoder` turns payloads into typed events: one ``map``
+  over msgspec per run, the exact per-frame route for whatever it refuses.
 
 Whatever the route and the chunking, the events are those of the general
 route frame by frame: keep-alives dropped, nothing after the first terminal
@@ -32,13 +32,7 @@ from collections.abc import MutableSequence
 
 from .errors import StreamError
 from .events import DEFAULT_DECODER, EventDecoder, StreamEvent
-from .sse import (
-    DEFAULT_MAX_FRAME_BYTES,
-    SSEDecoder,
-    first_unjoinable,
-    frame_spans,
-    join_payloads,
-)
+from .sse import DEFAULT_MAX_FRAME_BYTES, SSEDecoder, data_payloads, frame_spans
 
 __all__ = ["ChunkDecoder"]
 
@@ -125,10 +119,9 @@ class ChunkDecoder:
             region = (b"\n\n" + region).replace(b"\n\ndata: ", b"\n\nevent: \ndata: ")[2:]
         lines = region.split(b"\n")
         lines.pop()
-        events = self._events
         if len(region) > self._max:
             return self._general(lines, out)
-        for start, stop, bulk in frame_spans(lines, events.bulk_heads):
+        for start, stop, bulk in frame_spans(lines):
             if bulk:
                 if self._bulk(lines, start, stop, out):
                     return True
@@ -147,18 +140,16 @@ class ChunkDecoder:
     def _bulk(
         self, lines: list[bytes], start: int, stop: int, out: MutableSequence[StreamEvent]
     ) -> bool:
-        """A bulk span: runs of joinable frames in one decode each, any other frame on its own."""
+        """A bulk span: its frames in one batch, but for a frame whose middle line is no data."""
         while start < stop:
-            data_lines = lines[start + 1 : stop : 3]
-            body = join_payloads(data_lines)
-            if body is not None:
-                return self._events.decode_run(body, lines[start:stop:3], data_lines, out)
-            odd = start + 3 * first_unjoinable(data_lines)
-            if odd > start and self._bulk(lines, start, odd, out):
+            payloads, count = data_payloads(lines[start + 1 : stop : 3])
+            if self._events.decode_run(lines[start : start + 3 * count : 3], payloads, out):
                 return True
-            if self._general(lines[odd : odd + 3], out):
-                return True
-            start = odd + 3
+            start += 3 * count
+            if start < stop:
+                if self._general(lines[start : start + 3], out):
+                    return True
+                start += 3
         return False
 
     def _general(self, lines: list[bytes], out: MutableSequence[StreamEvent]) -> bool:

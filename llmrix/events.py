@@ -18,10 +18,9 @@ Your own event types subclass `Event` with a tag and go to an `EventDecoder`::
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, MutableSequence
 from contextlib import suppress
-from itertools import accumulate, islice
+from itertools import islice
 from typing import Any, ClassVar, Literal, get_args
 
 import msgspec
@@ -62,8 +61,7 @@ class Event(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
     are identified by their ``type`` alone, unless the class pins its channel
     like the SDK's events do, ``channel: Literal["audit"] = "audit"``: then a
     frame on another channel (JSON ``channel``, else the ``event:`` name) is an
-    `UnknownEvent`. A ``channel`` default also keeps frames named after it on
-    the bulk decode route.
+    `UnknownEvent`.
 
     Events are not tracked by the cycle collector (``gc=False``: about 10% faster
     decoding); do not make an event part of a reference cycle.
@@ -323,9 +321,6 @@ KNOWN_EVENTS: tuple[type[Event], ...] = (
 """The SDK's event classes, the keep-alive included: the members of the decoded union."""
 
 _SNIPPET = 200
-_WINDOW = 32
-"""Frames per msgspec call in a run after a frame was refused: what the next refusal wastes."""
-_AT_INDEX = re.compile(r"at `\$\[(\d+)\]")
 _DECODE_ERRORS = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
 
 
@@ -345,21 +340,20 @@ def _channel_of(cls: type[Event]) -> str | None:
 class EventDecoder:
     """Frame data to typed events: the SDK's union plus ``extra`` event types.
 
-    Holds the msgspec decoders built once for that union, so registered types
+    Holds the msgspec decoder built once for that union, so registered types
     decode on the same fast path as the SDK's. ``decode`` is the exact route,
-    one frame; ``decode_frames`` and ``decode_run`` decode many frames at once
-    and give the same result as ``decode`` frame by frame.
+    one frame; ``decode_frames``, ``decode_run`` and ``decode_frame`` decode
+    frames with as little Python per frame as they can and give the same result
+    as ``decode`` frame by frame.
     """
 
     __slots__ = (
         "_any",
         "_by_tag",
         "_channels",
-        "_lines",
         "_one",
         "_plain_heads",
         "_plain_names",
-        "bulk_heads",
         "extra",
     )
 
@@ -381,7 +375,6 @@ class EventDecoder:
             union = union | cls
         decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(union)
         self._one = decoder.decode
-        self._lines = decoder.decode_lines
         self._any = msgspec.json.Decoder().decode
         self._channels = {cls: _channel_of(cls) for cls in self._by_tag.values()}
         passable = [cls for cls in self._by_tag.values() if not cls.terminal]
@@ -392,9 +385,6 @@ class EventDecoder:
         """(class, event name) pairs that pass as decoded (``b""``: no name)."""
         self._plain_heads = frozenset((cls, b"event: " + name) for cls, name in self._plain_names)
         """The same pairs with the name as its ``event: `` line."""
-        self.bulk_heads = frozenset(head for _, head in self._plain_heads)
-        """``event: `` lines of the frames worth decoding in bulk: no name, or a channel
-        of a known event (your class's ``channel`` default, if it has one)."""
 
     def decode(self, data: bytes, event_name: bytes = b"") -> StreamEvent | None:
         """Decode one frame's data into an event; ``None`` means a keep-alive.
@@ -466,17 +456,38 @@ class EventDecoder:
         nothing after the first terminal event is decoded, and a bad frame raises
         only after the events before it are in ``out``.
         """
+        return self._batch(datas, names, 0, self._plain_names, out)
+
+    def decode_run(
+        self, heads: list[bytes], datas: list[bytes], out: MutableSequence[StreamEvent]
+    ) -> bool:
+        """`decode_frames` for the bulk route: ``heads`` are the frames' ``event: `` lines."""
+        return self._batch(datas, heads, 7, self._plain_heads, out)
+
+    def _batch(
+        self,
+        datas: list[bytes],
+        keys: list[bytes],
+        cut: int,
+        plain: frozenset[tuple[type[Any], bytes]],
+        out: MutableSequence[StreamEvent],
+    ) -> bool:
+        """One ``map`` over msgspec per stretch of frames; ``keys[i][cut:]`` is frame i's name.
+
+        A frame msgspec refuses (an unknown type, a foreign channel, bad data) ends
+        the stretch: it goes to the exact route, and the next stretch starts after it.
+        """
         start = 0
         stop = len(datas)
         while start < stop:
             events: list[Any] = []
             with suppress(*_DECODE_ERRORS):
                 events.extend(map(self._one, islice(datas, start, stop)))
-            if self._pass_on(events, names, datas, start, out):
+            if self._pass_on(events, keys, cut, plain, datas, start, out):
                 return True
             start += len(events)
             if start < stop:
-                if self._append(self.decode(datas[start], names[start]), out):
+                if self._append(self.decode(datas[start], keys[start][cut:]), out):
                     return True
                 start += 1
         return False
@@ -484,19 +495,36 @@ class EventDecoder:
     def _pass_on(
         self,
         events: list[Any],
-        names: list[bytes],
+        keys: list[bytes],
+        cut: int,
+        plain: frozenset[tuple[type[Any], bytes]],
         datas: list[bytes],
         start: int,
         out: MutableSequence[StreamEvent],
     ) -> bool:
-        """Move events decoded from ``datas[start:]`` to ``out``, each as `decode` would."""
-        pairs = set(zip(map(type, events), islice(names, start, start + len(events)), strict=True))
-        if pairs <= self._plain_names:
+        """Move events decoded from ``datas[start:]`` to ``out``, each as `decode` would.
+
+        Events whose (class, key) pair is plain pass in slices; the others (terminal
+        events, keep-alives, names that differ from the class's channel) go through
+        `_screened` one by one.
+        """
+        stop = start + len(events)
+        pairs = set(zip(map(type, events), islice(keys, start, stop), strict=True))
+        if pairs <= plain:
             out.extend(events)
             return False
-        for index, event in enumerate(events, start):
-            if self._append(self._screened(event, datas[index], names[index]), out):
+        kinds = list(map(type, events))
+        suspects = {kind for kind, key in pairs if (kind, key) not in plain}
+        done = 0
+        for at in sorted(at for kind in suspects for at in _positions(kinds, kind)):
+            index = start + at
+            if (kinds[at], keys[index]) in plain:
+                continue
+            out.extend(events[done:at])
+            done = at + 1
+            if self._append(self._screened(events[at], datas[index], keys[index][cut:]), out):
                 return True
+        out.extend(events[done:])
         return False
 
     @staticmethod
@@ -516,106 +544,6 @@ class EventDecoder:
             out.append(event)
             return False
         return self._append(self._screened(event, data, head[7:]), out)
-
-    def decode_run(
-        self,
-        body: bytes,
-        heads: list[bytes],
-        lines: list[bytes],
-        out: MutableSequence[StreamEvent],
-    ) -> bool:
-        """Decode a run of frames whose payloads are joined in ``body``; True once a terminal is in.
-
-        ``lines`` are the frames' ``data: `` lines and ``heads`` their ``event: `` lines
-        (``event: `` alone for no name); ``body`` is the payloads joined with LF, which
-        `llmrix.sse.join_payloads` proved hold one JSON value each when they decode to
-        exactly one value per frame. One msgspec call decodes the whole run; a frame it
-        refuses (an unknown type, a foreign channel) goes to the exact route while the
-        frames around it stay in bulk, in windows of `_WINDOW` frames from then on.
-        Payload ``j`` starts at byte ``sum(len(lines[:j])) - 5 * j`` of ``body``. The index
-        in msgspec's error counts values, which are frames only while each frame before
-        it held one value: the prefix is decoded again and must give exactly one value
-        per frame, or the run goes to the exact route.
-        """
-        count = len(lines)
-        view = memoryview(body)
-        ends: list[int] | None = None
-        start = 0
-        window = count
-        while start < count:
-            stop = min(count, start + window)
-            if ends is None:
-                segment = view
-            else:
-                segment = view[ends[start] - 5 * start : ends[stop] - 5 * stop - 1]
-            try:
-                events = self._lines(segment)
-                bad = stop
-            except msgspec.ValidationError as exc:
-                found = _AT_INDEX.search(str(exc))
-                bad = start + int(found[1]) if found else stop
-                if bad >= stop:
-                    return self._exact(heads, lines, start, out)
-                if ends is None:
-                    ends = [0, *accumulate(map(len, lines))]
-                window = _WINDOW
-                prefix = view[ends[start] - 5 * start : ends[bad] - 5 * bad - 1]
-                try:
-                    events = self._lines(prefix) if bad > start else []
-                except _DECODE_ERRORS:
-                    return self._exact(heads, lines, start, out)
-            except _DECODE_ERRORS:
-                return self._exact(heads, lines, start, out)
-            if len(events) != bad - start:
-                return self._exact(heads, lines, start, out)
-            if self._screen_run(events, heads, lines, start, out):
-                return True
-            if bad < stop:
-                if self._append(self.decode(lines[bad][6:], heads[bad][7:]), out):
-                    return True
-                stop = bad + 1
-            start = stop
-        return False
-
-    def _screen_run(
-        self,
-        events: list[Any],
-        heads: list[bytes],
-        lines: list[bytes],
-        start: int,
-        out: MutableSequence[StreamEvent],
-    ) -> bool:
-        """Pass events decoded in bulk to ``out``; look closer only at pairs that need it."""
-        stop = start + len(events)
-        if len(events) == len(heads) and start == 0:
-            pairs = set(zip(map(type, events), heads, strict=True))
-        else:
-            pairs = set(zip(map(type, events), islice(heads, start, stop), strict=True))
-        plain = self._plain_heads
-        if pairs <= plain:
-            out.extend(events)
-            return False
-        kinds = list(map(type, events))
-        suspects = {kind for kind, head in pairs if (kind, head) not in plain}
-        done = 0
-        for at in sorted(at for kind in suspects for at in _positions(kinds, kind)):
-            index = start + at
-            if (kinds[at], heads[index]) in plain:
-                continue
-            out.extend(events[done:at])
-            done = at + 1
-            if self._append(self._screened(events[at], lines[index][6:], heads[index][7:]), out):
-                return True
-        out.extend(events[done:])
-        return False
-
-    def _exact(
-        self, heads: list[bytes], lines: list[bytes], start: int, out: MutableSequence[StreamEvent]
-    ) -> bool:
-        """The run from ``start`` on, frame by frame semantics (still batched where it can)."""
-        names = [head[7:] for head in islice(heads, start, None)]
-        datas = [line[6:] for line in islice(lines, start, None)]
-        return self.decode_frames(names, datas, out)
 
 
 def _positions(items: list[Any], key: Any) -> Iterator[int]:

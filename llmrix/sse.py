@@ -12,9 +12,9 @@ decoder.feed(b"event: greeting\\ndata: hi\\n\\n")
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from itertools import compress, count, repeat
-from operator import not_
 from typing import NamedTuple
 
 from .errors import StreamError
@@ -24,9 +24,8 @@ __all__ = [
     "SSEDecoder",
     "ServerSentEvent",
     "Span",
-    "first_unjoinable",
+    "data_payloads",
     "frame_spans",
-    "join_payloads",
 ]
 
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -346,21 +345,20 @@ class Span(NamedTuple):
     bulk: bool
 
 
-def frame_spans(lines: list[bytes], heads: frozenset[bytes], run: int = RUN_FRAMES) -> list[Span]:
+def frame_spans(lines: list[bytes], run: int = RUN_FRAMES) -> list[Span]:
     """Cut the lines of whole frames into bulk runs and odd frames; pure, no state.
 
     ``lines`` are the LF-split lines of a region that starts in a clean state (no
     frame open) and ends with a blank line, so the last item is ``b""``.
 
-    A bulk span is at most ``run`` frames of exactly three lines each: a head
-    line that is one of ``heads`` (``event: `` lines; never the ``heartbeat``
-    name), one more line, a blank line. Everything else (keep-alive comments,
-    frames without an event line, with another event name or with several data
-    lines, ``id:``/``retry:`` fields, stray blank lines) is an odd span of one
-    whole frame: it ends at a blank line, so a frame-by-frame route decodes it
-    from a clean state and leaves one. Bulk spans promise only the rhythm and the
-    heads; the caller still checks that each middle line is a ``data: `` line
-    (`join_payloads`).
+    A bulk span is at most ``run`` frames of exactly three lines each: an
+    ``event: `` line (any name but ``heartbeat``), one more line, a blank line.
+    Everything else (keep-alive comments, frames without an event line or with
+    several data lines, ``id:``/``retry:`` fields, stray blank lines) is an odd span of whole
+    frames, as many as follow each other: it ends at a blank line, so the general
+    line route decodes it from a clean state and leaves one. Bulk spans promise
+    only the rhythm and the heads; the caller still checks that each middle line
+    is a ``data: `` line (`data_payloads`).
     """
     spans: list[Span] = []
     end = len(lines)
@@ -371,58 +369,43 @@ def frame_spans(lines: list[bytes], heads: frozenset[bytes], run: int = RUN_FRAM
         if blanks.count(b"") != frames:
             frames = next(compress(count(), blanks))
         if frames:
-            named = lines[at : at + 3 * frames : 3]
-            if not heads.issuperset(named):
-                frames = next(compress(count(), map(not_, map(heads.__contains__, named))))
+            frames = _event_heads(lines[at : at + 3 * frames : 3])
         if frames:
             spans.append(Span(at, at + 3 * frames, True))
             at += 3 * frames
         if at < end and frames < run:
             stop = lines.index(b"", at) + 1
-            spans.append(Span(at, stop, False))
+            if spans and not spans[-1].bulk:
+                spans[-1] = Span(spans[-1].start, stop, False)
+            else:
+                spans.append(Span(at, stop, False))
             at = stop
     return spans
 
 
-def join_payloads(lines: list[bytes]) -> bytes | None:
-    """The payloads of ``data: `` lines joined with LF, or None when not provably exact.
+def _event_heads(heads: list[bytes]) -> int:
+    """How many of ``heads`` in a row are ``event: `` lines other than ``event: heartbeat``."""
+    good = len(heads)
+    if b"event: heartbeat" in heads:
+        good = heads.index(b"event: heartbeat")
+    if heads[0][:7] != b"event: " or b"\n".join(heads).count(b"\nevent: ") != len(heads) - 1:
+        flags = list(map(bytes.startswith, heads, repeat(b"event: ")))
+        with suppress(ValueError):
+            good = min(good, flags.index(False))
+    return good
 
-    Pure. Returns ``body`` only when every line starts ``data: ``, every line but
-    the last ends with ``}`` and every line but the first starts ``data: {``: one
-    C-level replace of ``}`` LF ``data: {`` by ``}`` LF ``{`` strips all prefixes
-    but the first, and exactly ``6 * (k - 1)`` bytes removed proves it did so at
-    each of the ``k - 1`` line boundaries (lines hold no LF).
 
-    Why that makes a bulk decode exact: JSON text has no raw LF inside a string,
-    and ``}`` LF ``{`` inside an array or object is a syntax error (a comma is
-    missing), so each boundary lies between two top-level values, and each
-    payload, starting with ``{`` or ending with ``}``, holds at least one value.
-    If ``body`` then decodes to exactly ``k`` values, value ``i`` is payload
-    ``i``. Any other count, and any error, sends the run to the exact route.
+def data_payloads(lines: list[bytes]) -> tuple[list[bytes], int]:
+    """The payloads of the leading ``data: `` lines of ``lines``, and how many there are.
+
+    Pure. ``bytes.removeprefix`` strips every line in one C-level ``map``; the byte
+    count removed, exactly ``6 * len(lines)``, proves each line had the prefix (it
+    removes 6 bytes or none). Otherwise the payloads stop before the first line
+    without it, which the caller hands to the general route.
     """
-    if not lines or lines[0][:6] != b"data: ":
-        return None
-    joined = b"\n".join(lines)
-    body = joined.replace(b"}\ndata: {", b"}\n{")
-    if len(joined) - len(body) != 6 * (len(lines) - 1):
-        return None
-    return body[6:]
-
-
-def first_unjoinable(lines: list[bytes]) -> int:
-    """Index of the first ``data: `` line not of the form ``data: {...}``; ``len(lines)`` if none.
-
-    Pure. When `join_payloads` refuses a run, the frames before this index still
-    join (each boundary between them is ``}`` LF ``data: {``), so only the frame
-    at the index needs the general route.
-    """
-    opened = list(map(bytes.startswith, lines, repeat(b"data: {")))
-    closed = list(map(bytes.endswith, lines, repeat(b"}")))
-    return min(_first_false(opened), _first_false(closed))
-
-
-def _first_false(flags: list[bool]) -> int:
-    try:
-        return flags.index(False)
-    except ValueError:
-        return len(flags)
+    payloads = list(map(bytes.removeprefix, lines, repeat(b"data: ")))
+    if sum(map(len, lines)) - sum(map(len, payloads)) == 6 * len(lines):
+        return payloads, len(lines)
+    flags = list(map(bytes.startswith, lines, repeat(b"data: ")))
+    good = flags.index(False)
+    return payloads[:good], good

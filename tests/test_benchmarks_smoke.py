@@ -66,27 +66,23 @@ def test_our_routes_yield_every_event_under_any_chunking() -> None:
         for size in (1, 7, 4096, 1 << 20):
             chunks = decode.chunked(stream.data, size)
             assert decode.ours(chunks) == stream.events, (stream.label, size)
-            assert decode.ours_per_frame(chunks) == stream.events, (stream.label, size)
+            assert decode.ours_feed_split(chunks) == stream.events, (stream.label, size)
+        assert decode.ours(decode.frame_chunks(stream.data)) == stream.events, stream.label
+        assert decode.ours(decode.random_sized(stream.data, 3)) == stream.events, stream.label
 
 
 def test_decode_suite_runs_and_reports_every_subject() -> None:
     result = load_suite("decode")(QUICK)
     assert result.name == "decode" and "decode" in SUITES
     cases = sorted({row.case for row in result.rows})
-    assert len(cases) == 3
+    assert len(cases) == 6
     for case in cases:
         rows = _rows(result.rows, case)
-        assert list(rows) == [
-            decode.OURS,
-            decode.PER_FRAME,
-            decode.OFFICIAL,
-            decode.HTTPX_SSE,
-            decode.FLOOR,
-        ]
-        for name in (decode.OURS, decode.PER_FRAME, decode.FLOOR):
+        assert list(rows) == list(decode.SUBJECTS)
+        for name in (decode.OURS, decode.FEED_SPLIT, decode.FLOOR, decode.FLOOR2):
             assert rows[name].skipped is None
             assert rows[name].metrics["events_per_s"] > 0
-        assert rows[decode.OURS].metrics["x_ours"] == 1.0
+            assert rows[name].metrics["x_floor_lo"] <= rows[name].metrics["x_floor"]
         assert rows[decode.FLOOR].metrics["x_floor"] == 1.0
         for name in (decode.OFFICIAL, decode.HTTPX_SSE):
             assert rows[name].skipped or rows[name].metrics["events"] > 0

@@ -28,7 +28,7 @@ from llmrix.events import (
     UnknownEvent,
     decode_event,
 )
-from llmrix.sse import SSEDecoder, first_unjoinable, frame_spans, join_payloads
+from llmrix.sse import SSEDecoder, data_payloads, frame_spans
 
 Outcome = tuple[list[StreamEvent], str | None]
 
@@ -287,33 +287,31 @@ def test_module_functions_use_the_default_decoder() -> None:
     assert DEFAULT_DECODER.extra == ()
 
 
-def test_join_payloads_proves_every_boundary() -> None:
-    good = [b'data: {"a":1}', b'data: {"b":[2]}', b"data: {}"]
-    assert join_payloads(good) == b'{"a":1}\n{"b":[2]}\n{}'
-    assert first_unjoinable(good) == 3
-    for bad, at in [
-        ([b'data: {"a":1}', b"data: 2"], 1),
-        ([b'data: {"a":[1', b"data: {}"], 0),
-        ([b"data:{}", b"data: {}"], 0),
-        ([b"data: {}", b"event: x"], 1),
+def test_data_payloads_strip_only_proven_prefixes() -> None:
+    good = [b'data: {"a":1}', b"data: data: x", b"data: "]
+    assert data_payloads(good) == ([b'{"a":1}', b"data: x", b""], 3)
+    for lines, count in [
+        ([b"data: {}", b"data:{}", b"data: {}"], 1),
+        ([b"event: x", b"data: {}"], 0),
+        ([b"data: {}", b"data: {}", b"id: data: "], 2),
     ]:
-        assert join_payloads(bad) is None
-        assert first_unjoinable(bad) == at
-    assert join_payloads([b"data: {} {}"]) == b"{} {}"
-    assert join_payloads([]) is None
+        payloads, found = data_payloads(lines)
+        assert found == count and payloads == [line[6:] for line in lines[:count]]
+    assert data_payloads([]) == ([], 0)
 
 
 def test_frame_spans_cover_every_line_once() -> None:
     stream = b"".join(GOOD * 3 + KEEP_ALIVES + ODD + GOOD * 300)
     lines = stream.split(b"\n")
     lines.pop()
-    spans = frame_spans(lines, DEFAULT_DECODER.bulk_heads, run=64)
+    spans = frame_spans(lines, run=64)
     assert spans[0].start == 0 and spans[-1].stop == len(lines)
     assert all(a.stop == b.start for a, b in itertools.pairwise(spans))
     for start, stop, bulk in spans:
         assert not lines[stop - 1]
         if bulk:
             assert (stop - start) % 3 == 0 and (stop - start) // 3 <= 64
-            assert set(lines[start:stop:3]) <= DEFAULT_DECODER.bulk_heads
+            assert all(head.startswith(b"event: ") for head in lines[start:stop:3])
+            assert b"event: heartbeat" not in lines[start:stop:3]
             assert lines[start + 2 : stop : 3] == [b""] * ((stop - start) // 3)
     assert sum(stop - start for start, stop, bulk in spans if bulk) > len(lines) // 2
