@@ -37,6 +37,9 @@ from .sse import DEFAULT_MAX_FRAME_BYTES, SSEDecoder, data_payloads, frame_spans
 __all__ = ["ChunkDecoder"]
 
 _BOM = b"\xef\xbb\xbf"
+_LINES_PER_SPAN = 24
+"""Fewer lines than this per span on average means irregular framing, where the general
+line route in one go beats many short bulk runs (the result is the same either way)."""
 _PROBE = 1024
 """Bytes looked at for frames without an ``event:`` line; when found, each frame of the
 region gets an empty one (which changes nothing) so that it fits the bulk route."""
@@ -119,9 +122,10 @@ class ChunkDecoder:
             region = (b"\n\n" + region).replace(b"\n\ndata: ", b"\n\nevent: \ndata: ")[2:]
         lines = region.split(b"\n")
         lines.pop()
-        if len(region) > self._max:
+        spans = frame_spans(lines, most=1 + len(lines) // _LINES_PER_SPAN)
+        if spans is None or len(region) > self._max:
             return self._general(lines, out)
-        for start, stop, bulk in frame_spans(lines):
+        for start, stop, bulk in spans:
             if bulk:
                 if self._bulk(lines, start, stop, out):
                     return True

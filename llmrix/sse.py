@@ -345,7 +345,9 @@ class Span(NamedTuple):
     bulk: bool
 
 
-def frame_spans(lines: list[bytes], run: int = RUN_FRAMES) -> list[Span]:
+def frame_spans(
+    lines: list[bytes], run: int = RUN_FRAMES, most: int | None = None
+) -> list[Span] | None:
     """Cut the lines of whole frames into bulk runs and odd frames; pure, no state.
 
     ``lines`` are the LF-split lines of a region that starts in a clean state (no
@@ -358,7 +360,8 @@ def frame_spans(lines: list[bytes], run: int = RUN_FRAMES) -> list[Span]:
     frames, as many as follow each other: it ends at a blank line, so the general
     line route decodes it from a clean state and leaves one. Bulk spans promise
     only the rhythm and the heads; the caller still checks that each middle line
-    is a ``data: `` line (`data_payloads`).
+    is a ``data: `` line (`data_payloads`). None once there are more than ``most``
+    spans: framing that irregular is the general route's.
     """
     spans: list[Span] = []
     end = len(lines)
@@ -380,6 +383,8 @@ def frame_spans(lines: list[bytes], run: int = RUN_FRAMES) -> list[Span]:
             else:
                 spans.append(Span(at, stop, False))
             at = stop
+        if most is not None and len(spans) > most:
+            return None
     return spans
 
 

@@ -122,7 +122,7 @@ def test_cli_rejects_an_unknown_suite(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_every_suite_is_registered() -> None:
-    assert {"decode", "e2e", "latency", "memory", "concurrency"} <= set(SUITES)
+    assert {"decode", "e2e", "latency", "memory", "concurrency", "probe"} <= set(SUITES)
 
 
 def test_server_processes_serve_and_stop() -> None:
@@ -197,3 +197,10 @@ def test_concurrency_suite_leaves_nothing_behind() -> None:
     assert row.metrics["errors"] == 0
     assert row.metrics["acquired"] == 0
     assert row.metrics["tasks_left"] == 0
+
+
+def test_probe_sees_big_reads_at_full_speed_and_one_frame_when_paced() -> None:
+    rows = load_suite("probe")(QUICK).rows
+    full, paced = (row.metrics for row in rows)
+    assert full["reads"] >= 1 and full["frames_per_read"] > 1
+    assert paced["reads"] > 10 and paced["one_frame_pct"] > 50

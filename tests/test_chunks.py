@@ -305,6 +305,8 @@ def test_frame_spans_cover_every_line_once() -> None:
     lines = stream.split(b"\n")
     lines.pop()
     spans = frame_spans(lines, run=64)
+    assert spans is not None
+    assert frame_spans(lines, run=64, most=2) is None
     assert spans[0].start == 0 and spans[-1].stop == len(lines)
     assert all(a.stop == b.start for a, b in itertools.pairwise(spans))
     for start, stop, bulk in spans:
