@@ -7,6 +7,10 @@ Subjects, each reading the same run (``run_start``, N message chunks, ``run_end`
   called directly when the server has its own process, in a worker thread
   (``asyncio.to_thread``) when the server shares this process's event loop.
 - ``httpx + httpx-sse``: ``aconnect_sse`` on an ``httpx.AsyncClient``, ``json.loads`` per event.
+- ``llmrix read loop, batches`` / ``llmrix read loop, per event``: the decoder's entry
+  point as the coming wire object will drive it: ``readany()`` on an aiohttp response,
+  ``ChunkDecoder.feed(chunk, out)``, the events taken a read at a time, or one at a time
+  through an async generator (what ``async for event`` costs on top of decoding).
 
 Cases:
 
@@ -25,9 +29,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import aiohttp
 
 from benchmarks._harness import OFFICIAL, OURS, Column, Config, Row, SuiteResult, time_round_robin
 from benchmarks._servers import (
@@ -37,12 +43,17 @@ from benchmarks._servers import (
     replay_server_process,
 )
 from llmrix import LlmrixClient
+from llmrix.chunks import ChunkDecoder
 from llmrix.devserver import DevServer
+from llmrix.events import StreamEvent
 
-__all__ = ["HTTPX_SSE", "OFFICIAL", "OURS", "run"]
+__all__ = ["HTTPX_SSE", "OFFICIAL", "OURS", "READ_BATCHES", "READ_EVENTS", "run"]
 
 NAME = "e2e"
 HTTPX_SSE = "httpx + httpx-sse"
+READ_BATCHES = "llmrix read loop, batches"
+READ_EVENTS = "llmrix read loop, per event"
+SUBJECTS = (OURS, READ_BATCHES, READ_EVENTS, OFFICIAL, HTTPX_SSE)
 
 MIN_CPU_WALL = 0.5
 """Seconds of timed runs below which /proc's CPU ticks are too coarse to judge the bound."""
@@ -89,6 +100,44 @@ async def ours_once(client: LlmrixClient, conversation_id: str, message: str) ->
     async with client.chat(conversation_id).stream(message) as stream:
         async for _ in stream:
             count += 1
+    return count
+
+
+async def _read_loop(
+    session: aiohttp.ClientSession, url: str, message: str
+) -> AsyncIterator[list[StreamEvent]]:
+    """The events of one run, a read at a time: ``readany()`` then ``ChunkDecoder.feed``."""
+    decoder = ChunkDecoder()
+    async with session.post(url, json={"message": message}) as response:
+        response.raise_for_status()
+        while True:
+            chunk = await response.content.readany()
+            out: list[StreamEvent] = []
+            done = decoder.feed(chunk, out)
+            yield out
+            if done or not chunk:
+                return
+
+
+async def read_loop_batches_once(session: aiohttp.ClientSession, url: str, message: str) -> int:
+    """Events the read loop decodes for one run, taken a read at a time."""
+    count = 0
+    async for events in _read_loop(session, url, message):
+        count += len(events)
+    return count
+
+
+async def read_loop_events_once(session: aiohttp.ClientSession, url: str, message: str) -> int:
+    """Events the read loop decodes for one run, taken one at a time by ``async for``."""
+
+    async def each() -> AsyncIterator[StreamEvent]:
+        async for events in _read_loop(session, url, message):
+            for event in events:
+                yield event
+
+    count = 0
+    async for _ in each():
+        count += 1
     return count
 
 
@@ -172,9 +221,15 @@ def _measure(
         return lambda: loop.run_until_complete(make())
 
     ours = LlmrixClient(case.base_url)
-    closers: list[Callable[[], object]] = [lambda: loop.run_until_complete(ours.close())]
+    session = loop.run_until_complete(_session())
+    closers: list[Callable[[], object]] = [
+        lambda: loop.run_until_complete(ours.close()),
+        lambda: loop.run_until_complete(session.close()),
+    ]
     runs: dict[str, Callable[[], int]] = {
-        OURS: on_loop(lambda: ours_once(ours, case.conversation_id, message))
+        OURS: on_loop(lambda: ours_once(ours, case.conversation_id, message)),
+        READ_BATCHES: on_loop(lambda: read_loop_batches_once(session, url, message)),
+        READ_EVENTS: on_loop(lambda: read_loop_events_once(session, url, message)),
     }
     missing: dict[str, str] = {}
     try:
@@ -214,6 +269,10 @@ def _measure(
     return rates, timings, missing
 
 
+async def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession()
+
+
 def _rows(
     case: _Case,
     rates: dict[str, float],
@@ -223,7 +282,7 @@ def _rows(
     expected: int,
 ) -> list[Row]:
     rows: list[Row] = []
-    for name in (OURS, OFFICIAL, HTTPX_SSE):
+    for name in SUBJECTS:
         if name in missing:
             rows.append(Row(NAME, case.label, name, skipped=missing[name]))
             continue
