@@ -75,6 +75,8 @@ class ChunkDecoder:
         """Decode ``chunk`` into ``out``; True once a terminal event is in. ``b""`` ends."""
         if chunk[-2:] == b"\n\n" and not (self._tail or self._cr) and self._started:
             lines = chunk.split(b"\n", 3)
+            if len(lines) == 3:
+                lines.insert(0, b"event: ")
             lone = len(lines) == 4 and not (lines.pop() or lines[2])
             if lone and len(chunk) <= self._max and b"\r" not in chunk:
                 return self._lone(lines, out)
