@@ -120,7 +120,7 @@ class ChunkDecoder:
 
     def _region(self, region: bytes, out: MutableSequence[StreamEvent]) -> bool:
         """Whole frames, clean state before and after: bulk runs, odd frames to the line route."""
-        if region[:6] == b"data: " or b"\n\ndata: " in region[:_PROBE]:
+        if region[:6] == b"data: " or region.find(b"\n\ndata: ", 0, _PROBE) >= 0:
             region = (b"\n\n" + region).replace(b"\n\ndata: ", b"\n\nevent: \ndata: ")[2:]
         lines = region.split(b"\n")
         lines.pop()

@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Iterator, MutableSequence
 from contextlib import suppress
 from itertools import islice
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, NamedTuple, get_args
 
 import msgspec
 
@@ -329,6 +329,17 @@ def _snippet(data: bytes | memoryview) -> str:
     return text + "..." if len(data) > _SNIPPET else text
 
 
+class _Keys(NamedTuple):
+    """How frames are labelled in a batch: bare event names, or whole ``event: `` lines."""
+
+    plain: frozenset[tuple[type[Any], bytes]]
+    """(class, key) pairs whose events pass as decoded."""
+    named: dict[type[Any], bytes]
+    """Each class's key when the frame is named after its channel."""
+    cut: int
+    """Bytes before the name in a key."""
+
+
 def _channel_of(cls: type[Event]) -> str | None:
     """The channel a class's events live on (its ``channel`` default); None: any channel."""
     for field in msgspec.structs.fields(cls):
@@ -351,6 +362,8 @@ class EventDecoder:
         "_any",
         "_by_tag",
         "_channels",
+        "_heads",
+        "_names",
         "_one",
         "_plain_heads",
         "_plain_names",
@@ -385,6 +398,11 @@ class EventDecoder:
         """(class, event name) pairs that pass as decoded (``b""``: no name)."""
         self._plain_heads = frozenset((cls, b"event: " + name) for cls, name in self._plain_names)
         """The same pairs with the name as its ``event: `` line."""
+        named = {cls: channel.encode() for cls in passable if (channel := self._channels[cls])}
+        self._names = _Keys(self._plain_names, named, 0)
+        self._heads = _Keys(
+            self._plain_heads, {cls: b"event: " + name for cls, name in named.items()}, 7
+        )
 
     def decode(self, data: bytes, event_name: bytes = b"") -> StreamEvent | None:
         """Decode one frame's data into an event; ``None`` means a keep-alive.
@@ -456,23 +474,18 @@ class EventDecoder:
         nothing after the first terminal event is decoded, and a bad frame raises
         only after the events before it are in ``out``.
         """
-        return self._batch(datas, names, 0, self._plain_names, out)
+        return self._batch(datas, names, self._names, out)
 
     def decode_run(
         self, heads: list[bytes], datas: list[bytes], out: MutableSequence[StreamEvent]
     ) -> bool:
         """`decode_frames` for the bulk route: ``heads`` are the frames' ``event: `` lines."""
-        return self._batch(datas, heads, 7, self._plain_heads, out)
+        return self._batch(datas, heads, self._heads, out)
 
     def _batch(
-        self,
-        datas: list[bytes],
-        keys: list[bytes],
-        cut: int,
-        plain: frozenset[tuple[type[Any], bytes]],
-        out: MutableSequence[StreamEvent],
+        self, datas: list[bytes], keys: list[bytes], kind: _Keys, out: MutableSequence[StreamEvent]
     ) -> bool:
-        """One ``map`` over msgspec per stretch of frames; ``keys[i][cut:]`` is frame i's name.
+        """One ``map`` over msgspec per stretch of frames; ``keys[i][kind.cut:]`` is frame i's name.
 
         A frame msgspec refuses (an unknown type, a foreign channel, bad data) ends
         the stretch: it goes to the exact route, and the next stretch starts after it.
@@ -483,11 +496,11 @@ class EventDecoder:
             events: list[Any] = []
             with suppress(*_DECODE_ERRORS):
                 events.extend(map(self._one, islice(datas, start, stop)))
-            if self._pass_on(events, keys, cut, plain, datas, start, out):
+            if self._pass_on(events, keys, kind, datas, start, out):
                 return True
             start += len(events)
             if start < stop:
-                if self._append(self.decode(datas[start], keys[start][cut:]), out):
+                if self._append(self.decode(datas[start], keys[start][kind.cut :]), out):
                     return True
                 start += 1
         return False
@@ -496,8 +509,7 @@ class EventDecoder:
         self,
         events: list[Any],
         keys: list[bytes],
-        cut: int,
-        plain: frozenset[tuple[type[Any], bytes]],
+        kind: _Keys,
         datas: list[bytes],
         start: int,
         out: MutableSequence[StreamEvent],
@@ -506,23 +518,29 @@ class EventDecoder:
 
         Events whose (class, key) pair is plain pass in slices; the others (terminal
         events, keep-alives, names that differ from the class's channel) go through
-        `_screened` one by one.
+        `_screened` one by one. The common case, every frame named after its event's
+        channel, is one list comparison.
         """
         stop = start + len(events)
+        if list(map(kind.named.get, map(type, events))) == keys[start:stop]:
+            out.extend(events)
+            return False
+        plain = kind.plain
         pairs = set(zip(map(type, events), islice(keys, start, stop), strict=True))
         if pairs <= plain:
             out.extend(events)
             return False
         kinds = list(map(type, events))
-        suspects = {kind for kind, key in pairs if (kind, key) not in plain}
+        suspects = {cls for cls, key in pairs if (cls, key) not in plain}
         done = 0
-        for at in sorted(at for kind in suspects for at in _positions(kinds, kind)):
+        for at in sorted(at for cls in suspects for at in _positions(kinds, cls)):
             index = start + at
             if (kinds[at], keys[index]) in plain:
                 continue
             out.extend(events[done:at])
             done = at + 1
-            if self._append(self._screened(events[at], datas[index], keys[index][cut:]), out):
+            name = keys[index][kind.cut :]
+            if self._append(self._screened(events[at], datas[index], name), out):
                 return True
         out.extend(events[done:])
         return False

@@ -395,10 +395,14 @@ def frame_spans(
 
 def _event_heads(heads: list[bytes]) -> int:
     """How many of ``heads`` in a row are ``event: `` lines other than ``event: heartbeat``."""
+    distinct = list(set(heads))
     good = len(heads)
-    if b"event: heartbeat" in heads:
+    if b"event: heartbeat" in distinct:
         good = heads.index(b"event: heartbeat")
-    if heads[0][:7] != b"event: " or b"\n".join(heads).count(b"\nevent: ") != len(heads) - 1:
+    if (
+        distinct[0][:7] != b"event: "
+        or b"\n".join(distinct).count(b"\nevent: ") != len(distinct) - 1
+    ):
         flags = list(map(bytes.startswith, heads, repeat(b"event: ")))
         with suppress(ValueError):
             good = min(good, flags.index(False))
