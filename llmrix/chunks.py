@@ -37,6 +37,8 @@ from .sse import DEFAULT_MAX_FRAME_BYTES, SSEDecoder, data_payloads, frame_spans
 __all__ = ["ChunkDecoder"]
 
 _BOM = b"\xef\xbb\xbf"
+_KEEP_ALIVE_DATA = frozenset({b"data: :ping", b'data: {"channel":"heartbeat","type":""}'})
+"""Data lines that make a frame a keep-alive whatever its event name."""
 _LINES_PER_SPAN = 24
 """Fewer lines than this per span on average means irregular framing, where the general
 line route in one go beats many short bulk runs (the result is the same either way)."""
@@ -66,7 +68,7 @@ class ChunkDecoder:
         self._max = max_frame_bytes
         self._events = events
         self._lines = SSEDecoder(max_frame_bytes=max_frame_bytes)
-        self._tail: list[bytes] = []
+        self._tail: list[bytes | memoryview] = []
         self._tail_size = 0
         self._cr = False
         self._started = False
@@ -96,7 +98,7 @@ class ChunkDecoder:
                 self._keep(chunk)
                 return False
         if self._tail:
-            self._tail.append(chunk[:cut])
+            self._tail.append(memoryview(chunk)[:cut])
             region = b"".join(self._tail)
             self._tail.clear()
             self._tail_size = 0
@@ -136,11 +138,18 @@ class ChunkDecoder:
         return False
 
     def _lone(self, lines: list[bytes], out: MutableSequence[StreamEvent]) -> bool:
-        """One frame off the bulk route: decoded alone if it is ``event:``/``data:``/blank."""
+        """Frames off the bulk route. One frame of two or three lines is looked at here:
+        the protocol's keep-alives are dropped, an ``event:``/``data:`` frame is decoded
+        alone; anything else goes to the general line route."""
+        if len(lines) == 2:
+            lines = [b"event: ", *lines]
         if len(lines) == 3:
             head, data, _ = lines
-            if head[:7] == b"event: " and data[:6] == b"data: " and head != b"event: heartbeat":
-                return self._events.decode_frame(data[6:], head, out)
+            if head[:7] == b"event: ":
+                if head == b"event: heartbeat" or data[:1] == b":" or data in _KEEP_ALIVE_DATA:
+                    return False
+                if data[:6] == b"data: ":
+                    return self._events.decode_frame(data[6:], head, out)
         return self._general(lines, out)
 
     def _bulk(
