@@ -419,6 +419,12 @@ class EventDecoder:
             return self._slow(data, event_name)
         return self._screened(event, data, event_name)
 
+    def _refused(self, data: bytes, event_name: bytes) -> StreamEvent | None:
+        """`decode` for data the typed decoder has just refused."""
+        if event_name == b"heartbeat" or data == b":ping":
+            return None
+        return self._slow(data, event_name)
+
     def _screened(self, event: Any, data: bytes, event_name: bytes) -> StreamEvent | None:
         """A decoded event as the caller gets it, or the slow route's verdict."""
         cls = type(event)
@@ -500,7 +506,7 @@ class EventDecoder:
                 return True
             start += len(events)
             if start < stop:
-                if self._append(self.decode(datas[start], keys[start][kind.cut :]), out):
+                if self._append(self._refused(datas[start], keys[start][kind.cut :]), out):
                     return True
                 start += 1
         return False
@@ -557,7 +563,7 @@ class EventDecoder:
         try:
             event = self._one(data)
         except _DECODE_ERRORS:
-            return self._append(self.decode(data, head[7:]), out)
+            return self._append(self._refused(data, head[7:]), out)
         if (type(event), head) in self._plain_heads:
             out.append(event)
             return False
