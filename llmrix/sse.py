@@ -413,12 +413,13 @@ def data_payloads(lines: list[bytes]) -> tuple[list[bytes], int]:
     """The payloads of the leading ``data: `` lines of ``lines``, and how many there are.
 
     Pure. ``bytes.removeprefix`` strips every line in one C-level ``map``; the byte
-    count removed, exactly ``6 * len(lines)``, proves each line had the prefix (it
-    removes 6 bytes or none). Otherwise the payloads stop before the first line
-    without it, which the caller hands to the general route.
+    count removed (two joins are cheaper than summing lengths), exactly
+    ``6 * len(lines)``, proves each line had the prefix (it removes 6 bytes or
+    none). Otherwise the payloads stop before the first line without it, which
+    the caller hands to the general route.
     """
     payloads = list(map(bytes.removeprefix, lines, repeat(b"data: ")))
-    if sum(map(len, lines)) - sum(map(len, payloads)) == 6 * len(lines):
+    if len(b"".join(lines)) - len(b"".join(payloads)) == 6 * len(lines):
         return payloads, len(lines)
     flags = list(map(bytes.startswith, lines, repeat(b"data: ")))
     good = flags.index(False)
