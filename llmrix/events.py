@@ -365,8 +365,6 @@ class EventDecoder:
         "_heads",
         "_names",
         "_one",
-        "_plain_heads",
-        "_plain_names",
         "extra",
     )
 
@@ -392,17 +390,18 @@ class EventDecoder:
         self._channels = {cls: _channel_of(cls) for cls in self._by_tag.values()}
         passable = [cls for cls in self._by_tag.values() if not cls.terminal]
         passable.remove(HeartbeatEvent)
-        self._plain_names = frozenset(
+        plain = frozenset(
             (cls, name) for cls in passable for name in {b"", (self._channels[cls] or "").encode()}
         )
-        """(class, event name) pairs that pass as decoded (``b""``: no name)."""
-        self._plain_heads = frozenset((cls, b"event: " + name) for cls, name in self._plain_names)
-        """The same pairs with the name as its ``event: `` line."""
         named = {cls: channel.encode() for cls in passable if (channel := self._channels[cls])}
-        self._names = _Keys(self._plain_names, named, 0)
+        self._names = _Keys(plain, named, 0)
+        """Frames labelled by event name (``b""``: none)."""
         self._heads = _Keys(
-            self._plain_heads, {cls: b"event: " + name for cls, name in named.items()}, 7
+            frozenset((cls, b"event: " + name) for cls, name in plain),
+            {cls: b"event: " + name for cls, name in named.items()},
+            7,
         )
+        """Frames labelled by their ``event: `` line."""
 
     def decode(self, data: bytes, event_name: bytes = b"") -> StreamEvent | None:
         """Decode one frame's data into an event; ``None`` means a keep-alive.
@@ -564,7 +563,7 @@ class EventDecoder:
             event = self._one(data)
         except _DECODE_ERRORS:
             return self._append(self._refused(data, head[7:]), out)
-        if (type(event), head) in self._plain_heads:
+        if (type(event), head) in self._heads.plain:
             out.append(event)
             return False
         return self._append(self._screened(event, data, head[7:]), out)
