@@ -33,6 +33,7 @@ SUITES: dict[str, str] = {
     "latency": "benchmarks.latency",
     "memory": "benchmarks.memory",
     "concurrency": "benchmarks.concurrency",
+    "probe": "benchmarks.probe",
 }
 """Suite name -> module; a new suite adds one line."""
 

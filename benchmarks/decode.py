@@ -1,53 +1,77 @@
 """Decode throughput: SSE bytes in, typed events out, no network, all subjects in one process.
 
-Subjects, each fed the same chunks of the same stream:
+Cases (chunkings of the same stream, as a client's read loop gets them):
 
-- ``llmrix``: what ``ChatStream`` does per chunk: ``SSEDecoder.feed_split`` then
-  ``decode_frames`` into a queue that the consumer drains.
-- ``llmrix per-frame``: the public per-frame route, ``feed_raw`` then ``decode_event``.
+- ``256 KiB cut anywhere``: what aiohttp's ``readany()`` hands over at full speed
+  (asyncio's read size); chunk boundaries fall anywhere, mid-line included.
+- ``64 KiB cut anywhere`` and ``4 KiB cut anywhere``: fixed-size cuts, also anywhere
+  (not frame-aligned).
+- ``one frame per chunk``: a live, server-paced stream (the normal case for an agent).
+- ``random 1-8192 B``: seeded random chunk sizes.
+- ``irregular framing``: every legal SSE variant mixed (no-space fields, ids, multi-line
+  JSON, data before event, extra blank lines, TypeScript shapes), 64 KiB cuts: a
+  conformance load that takes the general line route.
+
+Subjects, each fed the same chunks:
+
+- ``llmrix``: the hot path, ``ChunkDecoder.feed(chunk, out)`` once per chunk.
 - ``official 1.0.0``: ``llmrix-python-sdk``'s ``parse_sse`` over the lines
   ``httpx.Response.iter_lines()`` makes of the chunks, as that SDK reads a stream.
-- ``httpx-sse``: its line splitter and ``SSEDecoder`` over incrementally decoded
+- ``httpx-sse + json``: its line splitter and ``SSEDecoder`` over incrementally decoded
   text (as ``EventSource.iter_sse`` does), then ``json.loads`` per frame.
-- ``floor (msgspec only)``: no framing at all, the frames' JSON pre-split, decoded
-  into the same msgspec Structs.
+- ``floor (msgspec only)``: no framing at all, the frames' JSON pre-split, one msgspec
+  call per payload into the same Structs.
+- ``floor2 (decode_lines)``: the same payloads pre-joined in runs of 128, one
+  ``decode_lines`` call per run (per payload where a run holds an unknown type).
 
-Every subject drops keep-alives. Events/s counts the stream's non-heartbeat
-events for every subject and MB/s its wire bytes, so the columns compare
-like for like. ``x ours`` and ``x floor`` are events/s ratios.
+Every subject drops keep-alives; events/s counts the stream's non-heartbeat events for
+every subject and MB/s its wire bytes. Timing is CPU time (``time.process_time``; the
+machine is shared) with wall time beside it, in interleaved rounds: each round runs
+every subject once. ``x official`` and ``x floor`` are the median over rounds of the
+per-round ratio of CPU times (so both sides of a ratio saw the same machine), with the
+lowest and highest round after it.
 """
 
 from __future__ import annotations
 
 import codecs
 import json
-from collections import deque
+import random
+import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Union
 
 import msgspec
 
-from benchmarks._harness import OFFICIAL, OURS, Column, Config, Row, SuiteResult, time_round_robin
+from benchmarks._harness import OFFICIAL, OURS, Column, Config, Row, SuiteResult
 from benchmarks.corpus import build_stream
-from llmrix.events import KnownEvent, StreamEvent, decode_event, decode_frames
+from llmrix.chunks import ChunkDecoder
+from llmrix.events import KNOWN_EVENTS, StreamEvent
 from llmrix.sse import SSEDecoder
 
 __all__ = ["OURS", "Stream", "irregular_stream", "run", "server_stream"]
 
 NAME = "decode"
-PER_FRAME = "llmrix per-frame"
 HTTPX_SSE = "httpx-sse + json"
 FLOOR = "floor (msgspec only)"
+FLOOR2 = "floor2 (decode_lines)"
+SUBJECTS = (OURS, OFFICIAL, HTTPX_SSE, FLOOR, FLOOR2)
+FLOOR2_RUN = 128
 
 COLUMNS = [
     Column("events", "events", ",.0f"),
     Column("events_per_s", "events/s", ",.0f"),
     Column("mb_per_s", "MB/s", ".1f"),
-    Column("x_ours", "x ours", ".3f"),
+    Column("x_official", "x official", ".2f"),
+    Column("x_official_lo", "lo", ".2f"),
+    Column("x_official_hi", "hi", ".2f"),
     Column("x_floor", "x floor", ".3f"),
-    Column("spread_pct", "median-best %", ".1f"),
+    Column("x_floor_lo", "lo", ".3f"),
+    Column("x_floor_hi", "hi", ".3f"),
+    Column("wall_per_cpu", "wall/CPU", ".2f"),
 ]
 
 _BEAT = b'{"channel":"heartbeat","type":""}'
@@ -92,41 +116,40 @@ def irregular_stream(seed: int, n_events: int) -> Stream:
 
 
 def chunked(data: bytes, size: int) -> list[bytes]:
-    """``data`` cut into ``size``-byte chunks."""
+    """``data`` cut into ``size``-byte chunks (anywhere, mid-line included)."""
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
+def frame_chunks(data: bytes) -> list[bytes]:
+    """One chunk per frame: ``data`` split after each blank line (LF framing)."""
+    return [part + b"\n\n" for part in data.split(b"\n\n")[:-1]]
+
+
+def random_sized(data: bytes, seed: int, low: int = 1, high: int = 8192) -> list[bytes]:
+    """``data`` cut into seeded random sizes between ``low`` and ``high`` bytes."""
+    pick = random.Random(seed)
+    chunks = []
+    start = 0
+    while start < len(data):
+        size = pick.randint(low, high)
+        chunks.append(data[start : start + size])
+        start += size
+    return chunks
+
+
 def ours(chunks: Sequence[bytes]) -> int:
-    """ChatStream's per-chunk work; the queue is drained each chunk as a consumer would."""
-    decoder = SSEDecoder()
-    queue: deque[StreamEvent] = deque()
+    """The hot path, as a read loop drives it: one ``feed`` per chunk, the list drained."""
+    decoder = ChunkDecoder()
+    out: list[StreamEvent] = []
     count = 0
     for chunk in chunks:
-        names, datas = decoder.feed_split(chunk)
-        done = decode_frames(names, datas, queue)
-        count += len(queue)
-        queue.clear()
+        done = decoder.feed(chunk, out)
+        count += len(out)
+        out.clear()
         if done:
             return count
-    names, datas = decoder.flush_split()
-    decode_frames(names, datas, queue)
-    return count + len(queue)
-
-
-def ours_per_frame(chunks: Sequence[bytes]) -> int:
-    """The public per-frame route: ``feed_raw`` and ``decode_event``."""
-    decoder = SSEDecoder()
-    count = 0
-    for chunk in chunks:
-        for name, data in decoder.feed_raw(chunk):
-            event = decode_event(data, name)
-            if event is not None:
-                count += 1
-                if event.terminal:
-                    return count
-    for name, data in decoder.flush_raw():
-        count += decode_event(data, name) is not None
-    return count
+    decoder.feed(b"", out)
+    return count + len(out)
 
 
 def floor_payloads(data: bytes) -> list[bytes]:
@@ -136,6 +159,10 @@ def floor_payloads(data: bytes) -> list[bytes]:
     return [
         body for name, body in frames if name != b"heartbeat" and body != b":ping" and body.strip()
     ]
+
+
+_typed: msgspec.json.Decoder[Any] = msgspec.json.Decoder(Union[KNOWN_EVENTS])  # noqa: UP007
+_untyped = msgspec.json.Decoder()
 
 
 def floor(payloads: Sequence[bytes]) -> int:
@@ -150,8 +177,25 @@ def floor(payloads: Sequence[bytes]) -> int:
     return len(payloads)
 
 
-_typed: msgspec.json.Decoder[Any] = msgspec.json.Decoder(KnownEvent)
-_untyped = msgspec.json.Decoder()
+def floor2_runs(payloads: Sequence[bytes]) -> list[tuple[bytes, Sequence[bytes]]]:
+    """Payloads joined with LF in runs of `FLOOR2_RUN` (setup, not timed)."""
+    runs = []
+    for start in range(0, len(payloads), FLOOR2_RUN):
+        run = payloads[start : start + FLOOR2_RUN]
+        runs.append((b"\n".join(run), run))
+    return runs
+
+
+def floor2(runs: Sequence[tuple[bytes, Sequence[bytes]]]) -> int:
+    """msgspec alone, one ``decode_lines`` per run (per payload in a run it refuses)."""
+    lines = _typed.decode_lines
+    count = 0
+    for body, run in runs:
+        try:
+            count += len(lines(body))
+        except msgspec.MsgspecError:
+            count += floor(run)
+    return count
 
 
 def official_subject() -> Callable[[Sequence[bytes]], int]:
@@ -211,18 +255,56 @@ def httpx_sse_subject() -> Callable[[Sequence[bytes]], int]:
     return run
 
 
-def run(config: Config) -> SuiteResult:
-    """Measure every subject on every case; see the module docstring."""
+@dataclass(frozen=True)
+class Rounds:
+    """CPU and wall seconds of each round of each subject."""
+
+    cpu: dict[str, list[float]]
+    wall: dict[str, list[float]]
+
+    def ratio(self, slow: str, fast: str) -> tuple[float, float, float]:
+        """Median, lowest and highest over rounds of ``cpu[slow] / cpu[fast]``."""
+        ratios = [a / b for a, b in zip(self.cpu[slow], self.cpu[fast], strict=True)]
+        return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def time_rounds(subjects: dict[str, Callable[[], object]], rounds: int) -> Rounds:
+    """Run every subject once per round, in an order that rotates each round."""
+    names = list(subjects)
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            subject = subjects[name]
+            started_cpu, started_wall = time.process_time(), time.perf_counter()
+            subject()
+            cpu[name].append(time.process_time() - started_cpu)
+            wall[name].append(time.perf_counter() - started_wall)
+    return Rounds(cpu, wall)
+
+
+def _cases(config: Config) -> tuple[list[tuple[str, Stream, list[bytes]]], Stream, Stream]:
     n_events = config.pick(20_000, 300)
-    repeats = config.repeats or config.pick(7, 2)
-    chunk_sizes = (4096, 65536)
     regular = server_stream(config.seed, n_events)
     irregular = irregular_stream(config.seed, n_events)
-    cases = [(regular, size) for size in chunk_sizes] + [(irregular, 65536)]
+    cases = [
+        ("256 KiB cut anywhere", regular, chunked(regular.data, 256 * 1024)),
+        ("64 KiB cut anywhere", regular, chunked(regular.data, 64 * 1024)),
+        ("4 KiB cut anywhere", regular, chunked(regular.data, 4 * 1024)),
+        ("one frame per chunk", regular, frame_chunks(regular.data)),
+        ("random 1-8192 B", regular, random_sized(regular.data, config.seed)),
+        ("irregular framing, 64 KiB", irregular, chunked(irregular.data, 64 * 1024)),
+    ]
+    return cases, regular, irregular
 
+
+def run(config: Config) -> SuiteResult:
+    """Measure every subject on every case; see the module docstring."""
+    rounds = config.repeats or config.pick(7, 2)
+    cases, regular, irregular = _cases(config)
     factories: dict[str, Callable[[], Callable[[Sequence[bytes]], int]]] = {
         OURS: lambda: ours,
-        PER_FRAME: lambda: ours_per_frame,
         OFFICIAL: official_subject,
         HTTPX_SSE: httpx_sse_subject,
     }
@@ -236,46 +318,23 @@ def run(config: Config) -> SuiteResult:
 
     rows: list[Row] = []
     notes: list[str] = []
-    for stream, size in cases:
-        case = f"{stream.label}, {size // 1024} KiB"
-        chunks = chunked(stream.data, size)
+    for case, stream, chunks in cases:
         payloads = floor_payloads(stream.data)
-        subjects = {name: partial(fn, chunks) for name, fn in available.items()}
+        subjects: dict[str, Callable[[], object]] = {
+            name: partial(fn, chunks) for name, fn in available.items()
+        }
         subjects[FLOOR] = partial(floor, payloads)
+        subjects[FLOOR2] = partial(floor2, floor2_runs(payloads))
         yielded = {name: subject() for name, subject in subjects.items()}
         if yielded[OURS] != stream.events:
             raise AssertionError(f"{case}: ours yielded {yielded[OURS]}, expected {stream.events}")
-        timings = time_round_robin(subjects, repeats)
-        rate = {name: stream.events / timing.best for name, timing in timings.items()}
-        for name in [OURS, PER_FRAME, OFFICIAL, HTTPX_SSE, FLOOR]:
-            if name in missing:
-                rows.append(Row(NAME, case, name, skipped=missing[name]))
-                continue
-            timing = timings[name]
-            rows.append(
-                Row(
-                    NAME,
-                    case,
-                    name,
-                    {
-                        "events": yielded[name],
-                        "events_per_s": rate[name],
-                        "mb_per_s": len(stream.data) / timing.best / 1e6,
-                        "x_ours": rate[name] / rate[OURS],
-                        "x_floor": rate[name] / rate[FLOOR],
-                        "spread_pct": (timing.median / timing.best - 1) * 100,
-                        "best_s": timing.best,
-                        "median_s": timing.median,
-                    },
-                )
-            )
-        targets = [f"ours/floor {rate[OURS] / rate[FLOOR]:.2f}x (target >= 0.5x)"]
-        if OFFICIAL in rate:
-            targets.insert(0, f"ours/official {rate[OURS] / rate[OFFICIAL]:.1f}x (target >= 10x)")
-        notes.append(f"{case}: " + "; ".join(targets))
+        timed = time_rounds(subjects, rounds)
+        rows += _rows(case, stream, yielded, timed, missing)
+        notes.append(_note(case, timed))
     notes.append(
-        f"{n_events} events/stream, {len(regular.data):,} B server framing, "
-        f"{len(irregular.data):,} B irregular; best of {repeats} interleaved runs"
+        f"{regular.events} events/stream, {len(regular.data):,} B server framing, "
+        f"{len(irregular.data):,} B irregular; {rounds} interleaved rounds, CPU time; "
+        "ratios: median [lowest-highest round]"
     )
     return SuiteResult(
         NAME,
@@ -283,10 +342,43 @@ def run(config: Config) -> SuiteResult:
         rows,
         notes,
         {
-            "n_events": n_events,
-            "repeats": repeats,
+            "rounds": rounds,
             "seed": config.seed,
-            "chunk_sizes": list(chunk_sizes),
+            "cases": [case for case, _, _ in cases],
             "bytes": {regular.label: len(regular.data), irregular.label: len(irregular.data)},
         },
     )
+
+
+def _rows(
+    case: str, stream: Stream, yielded: dict[str, object], timed: Rounds, missing: dict[str, str]
+) -> list[Row]:
+    rows = []
+    for name in SUBJECTS:
+        if name in missing:
+            rows.append(Row(NAME, case, name, skipped=missing[name]))
+            continue
+        cpu = statistics.median(timed.cpu[name])
+        metrics: dict[str, float] = {
+            "events": float(yielded[name]),  # type: ignore[arg-type]
+            "events_per_s": stream.events / cpu,
+            "mb_per_s": len(stream.data) / cpu / 1e6,
+            "cpu_s": cpu,
+            "wall_s": statistics.median(timed.wall[name]),
+            "wall_per_cpu": statistics.median(timed.wall[name]) / cpu,
+        }
+        if OFFICIAL in timed.cpu:
+            mid, low, high = timed.ratio(OFFICIAL, name)
+            metrics |= {"x_official": mid, "x_official_lo": low, "x_official_hi": high}
+        mid, low, high = timed.ratio(FLOOR, name)
+        metrics |= {"x_floor": mid, "x_floor_lo": low, "x_floor_hi": high}
+        rows.append(Row(NAME, case, name, metrics))
+    return rows
+
+
+def _note(case: str, timed: Rounds) -> str:
+    parts = []
+    if OFFICIAL in timed.cpu:
+        parts.append("ours/official {:.2f}x [{:.2f}-{:.2f}]".format(*timed.ratio(OFFICIAL, OURS)))
+    parts.append("ours/floor {:.3f}x [{:.3f}-{:.3f}]".format(*timed.ratio(FLOOR, OURS)))
+    return f"{case}: " + "; ".join(parts)

@@ -10,6 +10,10 @@ Subjects, each reading the same run (``run_start``, N message chunks, ``run_end`
   called directly when the server has its own process, in a worker thread
   (``asyncio.to_thread``) when the server shares this process's event loop.
 - ``httpx + httpx-sse``: ``aconnect_sse`` on an ``httpx.AsyncClient``, ``json.loads`` per event.
+- ``llmrix read loop, batches`` / ``llmrix read loop, per event``: the decoder's entry
+  point as the coming wire object will drive it: ``readany()`` on an aiohttp response,
+  ``ChunkDecoder.feed(chunk, out)``, the events taken a read at a time, or one at a time
+  through an async generator (what ``async for event`` costs on top of decoding).
 
 Cases:
 
@@ -34,9 +38,11 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import aiohttp
 
 from benchmarks._harness import (
     OFFICIAL,
@@ -55,16 +61,28 @@ from benchmarks._servers import (
     replay_server_process,
 )
 from llmrix import LlmrixClient, sync
+from llmrix.chunks import ChunkDecoder
 from llmrix.devserver import DevServer
-from llmrix.events import StreamEvent, decode_frames
+from llmrix.events import StreamEvent
 from llmrix.snapshot import SnapshotUpdater
-from llmrix.sse import SSEDecoder
 
-__all__ = ["HTTPX_SSE", "OFFICIAL", "OURS", "OURS_BATCHES", "OURS_SYNC", "run"]
+__all__ = [
+    "HTTPX_SSE",
+    "OFFICIAL",
+    "OURS",
+    "OURS_BATCHES",
+    "OURS_SYNC",
+    "READ_BATCHES",
+    "READ_EVENTS",
+    "run",
+]
 
 NAME = "e2e"
 HTTPX_SSE = "httpx + httpx-sse"
 OURS_BATCHES = "llmrix batches()"
+READ_BATCHES = "llmrix read loop, batches"
+READ_EVENTS = "llmrix read loop, per event"
+SUBJECTS = (OURS, OURS_BATCHES, OURS_SYNC, READ_BATCHES, READ_EVENTS, OFFICIAL, HTTPX_SSE)
 SNAPSHOT_CASE = "snapshot update (no I/O)"
 DECODE_ONLY = "decode"
 WITH_SNAPSHOT = "decode + snapshot"
@@ -135,6 +153,44 @@ def sync_once(client: sync.LlmrixClient, conversation_id: str, message: str) -> 
     with client.chat(conversation_id).stream(message) as stream:
         for _ in stream:
             count += 1
+    return count
+
+
+async def _read_loop(
+    session: aiohttp.ClientSession, url: str, message: str
+) -> AsyncIterator[list[StreamEvent]]:
+    """The events of one run, a read at a time: ``readany()`` then ``ChunkDecoder.feed``."""
+    decoder = ChunkDecoder()
+    async with session.post(url, json={"message": message}) as response:
+        response.raise_for_status()
+        while True:
+            chunk = await response.content.readany()
+            out: list[StreamEvent] = []
+            done = decoder.feed(chunk, out)
+            yield out
+            if done or not chunk:
+                return
+
+
+async def read_loop_batches_once(session: aiohttp.ClientSession, url: str, message: str) -> int:
+    """Events the read loop decodes for one run, taken a read at a time."""
+    count = 0
+    async for events in _read_loop(session, url, message):
+        count += len(events)
+    return count
+
+
+async def read_loop_events_once(session: aiohttp.ClientSession, url: str, message: str) -> int:
+    """Events the read loop decodes for one run, taken one at a time by ``async for``."""
+
+    async def each() -> AsyncIterator[StreamEvent]:
+        async for events in _read_loop(session, url, message):
+            for event in events:
+                yield event
+
+    count = 0
+    async for _ in each():
+        count += 1
     return count
 
 
@@ -225,14 +281,18 @@ def _measure(
 
     ours = LlmrixClient(case.base_url)
     ours_sync = sync.LlmrixClient(case.base_url)
+    session = loop.run_until_complete(_session())
     closers: list[Callable[[], object]] = [
         lambda: loop.run_until_complete(ours.close()),
         ours_sync.close,
+        lambda: loop.run_until_complete(session.close()),
     ]
     runs: dict[str, Callable[[], int]] = {
         OURS: on_loop(lambda: ours_once(ours, case.conversation_id, message)),
         OURS_SYNC: blocking(lambda: sync_once(ours_sync, case.conversation_id, message)),
         OURS_BATCHES: on_loop(lambda: ours_batches_once(ours, case.conversation_id, message)),
+        READ_BATCHES: on_loop(lambda: read_loop_batches_once(session, url, message)),
+        READ_EVENTS: on_loop(lambda: read_loop_events_once(session, url, message)),
     }
     missing: dict[str, str] = {}
     try:
@@ -265,6 +325,10 @@ def _measure(
     return rates, timings, missing
 
 
+async def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession()
+
+
 def _rows(
     case: _Case,
     rates: dict[str, float],
@@ -274,7 +338,7 @@ def _rows(
     expected: int,
 ) -> list[Row]:
     rows: list[Row] = []
-    for name in (OURS, OURS_BATCHES, OURS_SYNC, OFFICIAL, HTTPX_SSE):
+    for name in SUBJECTS:
         if name in missing:
             rows.append(Row(NAME, case.label, name, skipped=missing[name]))
             continue
@@ -307,7 +371,9 @@ def _note(case: _Case, rows: list[Row]) -> str:
         parts.append(
             f"ours/official {ours['x_official']:.1f}x (target >= 6.5x), "
             f"batches()/official {batches:.1f}x (target >= 10x), "
-            f"sync/official {sync_x:.1f}x (target >= 4x)"
+            f"sync/official {sync_x:.1f}x (target >= 4x), read loop per event "
+            f"{by_name[READ_EVENTS].metrics['x_official']:.1f}x, a read at a time "
+            f"{by_name[READ_BATCHES].metrics['x_official']:.1f}x"
         )
     server_cpu = ours.get("server_cpu_pct")
     if case.server_cpu is None:
@@ -359,11 +425,10 @@ def _snapshot_cost(n_chunks: int, repeats: int) -> tuple[list[Row], str]:
 
         def subject() -> None:
             updater = None if keep_text is None else SnapshotUpdater(keep_text=keep_text)
-            decoder = SSEDecoder()
+            decoder = ChunkDecoder()
             for read in reads:
-                names, datas = decoder.feed_split(read)
                 batch: list[StreamEvent] = []
-                decode_frames(names, datas, batch)
+                decoder.feed(read, batch)
                 if updater is not None:
                     updater.apply(batch)
             if updater is not None and updater.snapshot.status != "finished":

@@ -20,7 +20,7 @@ async def main() -> None:
                 match event:
                     case MessageChunkEvent(content=text):
                         print(text, end="", flush=True)
-                    case ToolStartEvent(name=name, args=args):
+                    case ToolStartEvent(name=name, arguments=args):
                         print(f"[tool {name} started with {args}]")
                     case ToolEndEvent(name=name, result=result):
                         print(f"[tool {name} returned {result!r}]")

@@ -12,6 +12,7 @@ from ._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from ._pool import SessionPool
 from ._retry import RetryPolicy
 from ._transport import Transport
+from .events import Event
 from .resources import Agents, Chat, Conversations, Cron
 from .sse import DEFAULT_MAX_FRAME_BYTES
 
@@ -142,6 +143,20 @@ class LlmrixClient:
     def is_closed(self) -> bool:
         """Whether the session this client uses was closed."""
         return self._transport.pool.closed
+
+    def register_event(self, *event_types: type[Event]) -> None:
+        """Decode ``event_types`` (your `Event` subclasses) on this client's streams.
+
+        They are yielded typed instead of as `UnknownEvent`, decoded on the same
+        fast route as the built-in events. The registration holds for this client
+        and every client ``with_options`` derived or derives from it::
+
+            class AuditEvent(Event, tag="audit_log"):
+                actor: str = ""
+
+            client.register_event(AuditEvent)
+        """
+        self._transport.events.register(*event_types)
 
     def chat(self, conversation_id: str) -> Chat:
         """Chat operations on one conversation."""

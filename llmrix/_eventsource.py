@@ -14,9 +14,9 @@ import aiohttp
 
 from ._compat import deadline
 from ._pool import SessionPool
+from .chunks import ChunkDecoder
 from .errors import APITimeoutError, ClientClosedError, LlmrixError, StreamError
-from .events import StreamEvent, decode_frames
-from .sse import SSEDecoder
+from .events import DEFAULT_DECODER, EventDecoder, StreamEvent
 
 __all__ = ["EventSource"]
 
@@ -51,12 +51,13 @@ class EventSource:
         pool: SessionPool,
         idle_timeout: float | None,
         max_frame_bytes: int,
+        events: EventDecoder = DEFAULT_DECODER,
     ) -> None:
         self._response: aiohttp.ClientResponse | None = response
         self._content = response.content
         self._pool = pool
         self._idle_timeout = idle_timeout
-        self._decoder = SSEDecoder(max_frame_bytes=max_frame_bytes)
+        self._decoder = ChunkDecoder(max_frame_bytes=max_frame_bytes, events=events)
         self._error: LlmrixError | None = None
         self._aborted = False
         self.headers: Mapping[str, str] = response.headers
@@ -76,11 +77,7 @@ class EventSource:
                 return events
             chunk = await self._read()
             try:
-                if chunk:
-                    names, datas = self._decoder.feed_split(chunk)
-                else:
-                    names, datas = self._decoder.flush_split()
-                self.saw_terminal = decode_frames(names, datas, events)
+                self.saw_terminal = self._decoder.feed(chunk, events)
             except StreamError as exc:
                 self.close()
                 reason = str(exc)

@@ -35,6 +35,7 @@ from .errors import (
     LlmrixError,
     error_for_status,
 )
+from .events import EventRegistry
 
 __all__ = ["Transport", "extract_message"]
 
@@ -94,9 +95,12 @@ def extract_message(text: str, status: int) -> str:
 class Transport:
     """Shared HTTP machinery behind every resource of one client."""
 
-    def __init__(self, options: ClientOptions, pool: SessionPool) -> None:
+    def __init__(
+        self, options: ClientOptions, pool: SessionPool, events: EventRegistry | None = None
+    ) -> None:
         self.options = options
         self.pool = pool
+        self.events = events if events is not None else EventRegistry()
         self._root = "/".join((options.base_url.raw_path.rstrip("/"), *API_PREFIX))
         self._headers = options.base_headers()
         self._client_timeout = aiohttp.ClientTimeout(
@@ -105,7 +109,7 @@ class Transport:
 
     def with_options(self, options: ClientOptions) -> Transport:
         """A transport with other settings, sharing this one's session."""
-        return Transport(options, self.pool)
+        return Transport(options, self.pool, self.events)
 
     def url(self, path: tuple[str, ...]) -> URL:
         """``base_url`` + API prefix + encoded ``path`` segments."""
@@ -229,6 +233,7 @@ class Transport:
                 pool=self.pool,
                 idle_timeout=idle_timeout,
                 max_frame_bytes=self.options.max_frame_bytes,
+                events=self.events.decoder,
             )
 
         async def attempt(

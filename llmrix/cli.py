@@ -167,25 +167,22 @@ class _Printer:
             case MessageChunkEvent(content=text):
                 self.write(text)
             case ToolStartEvent():
-                name = event.name or event.tool_call_id
-                args = event.args if event.args else event.input
-                self.line(s.tool(f"  {g['tool']} {name}") + s.dim(f" {_compact(args)}"))
+                name = event.name or event.call_id
+                self.line(s.tool(f"  {g['tool']} {name}") + s.dim(f" {_compact(event.arguments)}"))
             case ToolEndEvent():
-                output = event.result or _compact(event.output)
-                if event.error:
+                result = event.result
+                output = result if isinstance(result, str) else _compact(result)
+                if event.is_error:
                     self.line(s.error(f"  {g['fail']} {event.name} failed: {output}"))
                 else:
                     self.line(s.tool(f"  {g['ok']} {event.name}") + s.dim(f" {g['to']} {output}"))
             case SubagentStartEvent():
-                self.line(
-                    s.tool(f"  {g['tool']} sub-agent {event.agent_name or event.name} started")
-                )
+                self.line(s.tool(f"  {g['tool']} sub-agent {event.agent} started"))
             case SubagentEndEvent():
-                name = event.agent_name or event.name
-                if event.error:
-                    self.line(s.error(f"  {g['fail']} sub-agent {name} failed"))
+                if event.is_error:
+                    self.line(s.error(f"  {g['fail']} sub-agent {event.agent} failed"))
                 else:
-                    self.line(s.tool(f"  {g['ok']} sub-agent {name} finished"))
+                    self.line(s.tool(f"  {g['ok']} sub-agent {event.agent} finished"))
             case HitlInterruptEvent():
                 for name, args, description in _actions(event):
                     self.line(s.approval(f"  {g['ask']} approval needed: {description or name}"))
@@ -193,14 +190,12 @@ class _Printer:
             case ErrorEvent():
                 self.line(s.error(f"  {g['fail']} error: {event.message} ({event.error_code})"))
             case CancelledEvent():
-                self.line(s.notice(f"  {g['stop']} cancelled: {event.reason or event.message}"))
+                self.line(s.notice(f"  {g['stop']} cancelled: {event.why}"))
 
 
 def _actions(event: HitlInterruptEvent) -> list[tuple[str, Any, str]]:
-    """The actions an interrupt asks about: one (primary shape) or several (TypeScript)."""
-    if event.action_requests:
-        return [(r.name, r.args, r.description) for r in event.action_requests]
-    return [(event.action_name, event.action_args, event.description)]
+    """The actions an interrupt asks about, whichever wire shape it came in."""
+    return [(r.name, r.args, r.description) for r in event.requests]
 
 
 async def _demo(out: TextIO) -> int:

@@ -67,25 +67,6 @@ class RunSubagent:
     done: bool = False
 
 
-# The two wire shapes, read in one place (shape-neutral event accessors can replace these).
-
-
-def _call_id(event: ToolStartEvent | ToolEndEvent | SubagentStartEvent | SubagentEndEvent) -> str:
-    return event.id or event.tool_call_id
-
-
-def _arguments(event: ToolStartEvent) -> Any:
-    return event.args if event.args or event.input is None else event.input
-
-
-def _tool_result(event: ToolEndEvent) -> Any:
-    return event.result if event.result or event.output is None else event.output
-
-
-def _agent_name(event: SubagentStartEvent | SubagentEndEvent) -> str:
-    return event.agent_name or event.name
-
-
 def _open_key(call_id: str, name: str) -> str:
     """How a start is found by its end: the call id, else (no id sent) the name."""
     return call_id or "\0" + name
@@ -229,27 +210,27 @@ class SnapshotUpdater:
         snapshot.status, snapshot.cancelled, snapshot.interrupt = "cancelled", event, None
 
     def _tool_start(self, event: ToolStartEvent) -> None:
-        call = RunToolCall(event.name, _call_id(event), _arguments(event))
+        call = RunToolCall(event.name, event.call_id, event.arguments)
         self.snapshot.tool_calls.append(call)
         self._open_tools[_open_key(call.call_id, call.name)] = call
 
     def _tool_end(self, event: ToolEndEvent) -> None:
-        call = self._open_tools.pop(_open_key(_call_id(event), event.name), None)
+        call = self._open_tools.pop(_open_key(event.call_id, event.name), None)
         if call is None:
-            call = RunToolCall(event.name, _call_id(event))
+            call = RunToolCall(event.name, event.call_id)
             self.snapshot.tool_calls.append(call)
         call.name = call.name or event.name
-        call.result, call.is_error, call.done = _tool_result(event), event.error, True
+        call.result, call.is_error, call.done = event.result, event.is_error, True
 
     def _subagent_start(self, event: SubagentStartEvent) -> None:
-        agent = RunSubagent(_agent_name(event), _call_id(event), event.input)
+        agent = RunSubagent(event.agent, event.call_id, event.arguments)
         self.snapshot.subagents.append(agent)
         self._open_subagents[_open_key(agent.call_id, agent.name)] = agent
 
     def _subagent_end(self, event: SubagentEndEvent) -> None:
-        agent = self._open_subagents.pop(_open_key(_call_id(event), _agent_name(event)), None)
+        agent = self._open_subagents.pop(_open_key(event.call_id, event.agent), None)
         if agent is None:
-            agent = RunSubagent(_agent_name(event), _call_id(event))
+            agent = RunSubagent(event.agent, event.call_id)
             self.snapshot.subagents.append(agent)
-        agent.name = agent.name or _agent_name(event)
-        agent.output, agent.is_error, agent.done = event.output, event.error, True
+        agent.name = agent.name or event.agent
+        agent.output, agent.is_error, agent.done = event.result, event.is_error, True

@@ -68,27 +68,22 @@ def test_our_routes_yield_every_event_under_any_chunking() -> None:
         for size in (1, 7, 4096, 1 << 20):
             chunks = decode.chunked(stream.data, size)
             assert decode.ours(chunks) == stream.events, (stream.label, size)
-            assert decode.ours_per_frame(chunks) == stream.events, (stream.label, size)
+        assert decode.ours(decode.frame_chunks(stream.data)) == stream.events, stream.label
+        assert decode.ours(decode.random_sized(stream.data, 3)) == stream.events, stream.label
 
 
 def test_decode_suite_runs_and_reports_every_subject() -> None:
     result = load_suite("decode")(QUICK)
     assert result.name == "decode" and "decode" in SUITES
     cases = sorted({row.case for row in result.rows})
-    assert len(cases) == 3
+    assert len(cases) == 6
     for case in cases:
         rows = _rows(result.rows, case)
-        assert list(rows) == [
-            decode.OURS,
-            decode.PER_FRAME,
-            decode.OFFICIAL,
-            decode.HTTPX_SSE,
-            decode.FLOOR,
-        ]
-        for name in (decode.OURS, decode.PER_FRAME, decode.FLOOR):
+        assert list(rows) == list(decode.SUBJECTS)
+        for name in (decode.OURS, decode.FLOOR, decode.FLOOR2):
             assert rows[name].skipped is None
             assert rows[name].metrics["events_per_s"] > 0
-        assert rows[decode.OURS].metrics["x_ours"] == 1.0
+            assert rows[name].metrics["x_floor_lo"] <= rows[name].metrics["x_floor"]
         assert rows[decode.FLOOR].metrics["x_floor"] == 1.0
         for name in (decode.OFFICIAL, decode.HTTPX_SSE):
             assert rows[name].skipped or rows[name].metrics["events"] > 0
@@ -128,7 +123,7 @@ def test_cli_rejects_an_unknown_suite(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_every_suite_is_registered() -> None:
-    assert {"decode", "e2e", "latency", "memory", "concurrency"} <= set(SUITES)
+    assert {"decode", "e2e", "latency", "memory", "concurrency", "probe"} <= set(SUITES)
 
 
 def test_server_processes_serve_and_stop() -> None:
@@ -159,13 +154,7 @@ def test_e2e_suite_runs_every_case() -> None:
     assert cases == {*network, e2e.SNAPSHOT_CASE}
     for case in network:
         rows = _rows(result.rows, case)
-        assert list(rows) == [
-            e2e.OURS,
-            e2e.OURS_BATCHES,
-            e2e.OURS_SYNC,
-            e2e.OFFICIAL,
-            e2e.HTTPX_SSE,
-        ]
+        assert list(rows) == list(e2e.SUBJECTS)
         ours = rows[e2e.OURS]
         assert ours.skipped is None and rows[e2e.OURS_BATCHES].skipped is None
         assert ours.metrics["events"] == result.params["events"]
@@ -220,3 +209,10 @@ def test_concurrency_suite_leaves_nothing_behind() -> None:
     assert row.metrics["errors"] == 0
     assert row.metrics["acquired"] == 0
     assert row.metrics["tasks_left"] == 0
+
+
+def test_probe_sees_big_reads_at_full_speed_and_one_frame_when_paced() -> None:
+    rows = load_suite("probe")(QUICK).rows
+    full, paced = (row.metrics for row in rows)
+    assert full["reads"] >= 1 and full["frames_per_read"] > 1
+    assert paced["reads"] > 10 and paced["one_frame_pct"] > 50

@@ -15,6 +15,7 @@ difference is pinned in ``test_known_behaviour`` below.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -36,6 +37,7 @@ from benchmarks.official import (
     install_official,
     load_official_parser,
 )
+from llmrix.chunks import ChunkDecoder
 from llmrix.errors import StreamError
 from llmrix.events import StreamEvent, UnknownEvent, decode_event
 from llmrix.sse import SSEDecoder
@@ -71,6 +73,28 @@ def ours(chunks: Iterable[bytes]) -> list[StreamEvent]:
     frames.extend(decoder.flush_raw())
     events = [decode_event(data, name) for name, data in frames]
     return [event for event in events if event is not None]
+
+
+def hot_path(chunks: Iterable[bytes]) -> list[StreamEvent]:
+    """The chat stream's hot path: `ChunkDecoder`, one call per chunk, up to the terminal."""
+    decoder = ChunkDecoder()
+    out: list[StreamEvent] = []
+    for chunk in [*chunks, b""]:
+        if decoder.feed(chunk, out):
+            break
+    return out
+
+
+def until_terminal(events: list[StreamEvent]) -> list[StreamEvent]:
+    ends = [index for index, event in enumerate(events) if event.terminal]
+    return events[: ends[0] + 1] if ends else events
+
+
+def frames_of(data: bytes) -> list[bytes]:
+    """One chunk per frame (split after each blank line), as a live stream arrives."""
+    return [
+        piece for piece in re.split(rb"(?:(?<=\n\n)|(?<=\r\r)|(?<=\r\n\r\n))(?!\n)", data) if piece
+    ]
 
 
 def theirs(official: OfficialParser, chunks: Iterable[bytes]) -> list[Any]:
@@ -111,9 +135,14 @@ def assert_same(theirs_: list[Any], ours_: list[StreamEvent], label: str) -> Non
     for index, (their, our) in enumerate(zip(theirs_, ours_, strict=True)):
         assert type(their).__name__ == type(our).__name__, f"{label}: event {index}"
         for field in dataclasses.fields(their):
-            assert getattr(their, field.name) == getattr(our, field.name), (
+            ours_name = WIRE_ATTRIBUTES.get((type(our).__name__, field.name), field.name)
+            assert getattr(their, field.name) == getattr(our, ours_name), (
                 f"{label}: event {index} ({their.type}) field {field.name!r}"
             )
+
+
+WIRE_ATTRIBUTES = {("ToolEndEvent", "result"): "raw_result"}
+"""Our attribute for a wire field whose name is a shape-neutral accessor on our side."""
 
 
 def stream_for(seed: int) -> tuple[CorpusStream, str]:
@@ -154,6 +183,8 @@ def test_differential(official: OfficialParser, seed: int) -> None:
         where = f"{label} max_chunk={size}"
         got = ours(chunks)
         assert got == reference, where
+        assert hot_path(chunks) == until_terminal(reference), where
+        assert hot_path(frames_of(stream.data)) == until_terminal(reference), label
         assert_same(theirs(official, chunks), comparable(got, known), where)
 
 
@@ -320,11 +351,25 @@ KNOWN: list[tuple[str, bytes, list[str] | str, list[str] | str]] = [
         [],
         ["run_end"],
     ),
+    # PROTOCOL.md: an event is its channel and type together; a known type on a
+    # foreign channel is an unknown event (the official parser drops it).
     (
         "channel-type-mismatch",
         b'data: {"channel":"messages","type":"tool_start"}\n\n',
         [],
-        ["tool_start"],
+        ["unknown:messages/tool_start"],
+    ),
+    (
+        "foreign-channel-terminal-type",
+        b'data: {"channel":"audit","type":"error"}\n\n',
+        [],
+        ["unknown:audit/error"],
+    ),
+    (
+        "event-name-foreign-channel",
+        b'event: audit\ndata: {"type":"run_end"}\n\n',
+        [],
+        ["unknown:audit/run_end"],
     ),
     (
         "heartbeat-channel-known-type",
@@ -367,6 +412,8 @@ KNOWN: list[tuple[str, bytes, list[str] | str, list[str] | str]] = [
         ["message_chunk:'a\\ufffdb'"],
         "raises StreamError",
     ),
+    # A lone surrogate escape is valid JSON (a JavaScript server cutting an emoji);
+    # ours reads it as U+FFFD so every string handed out is valid Unicode.
     (
         "lone-surrogate-escape",
         b"data: " + CHUNK % b"\\ud83d" + b"\n\n",

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from llmrix.chunks import ChunkDecoder
 from llmrix.errors import StreamError
 from llmrix.events import (
     ActionRequest,
@@ -24,9 +25,7 @@ from llmrix.events import (
     ToolStartEvent,
     UnknownEvent,
     decode_event,
-    decode_frames,
 )
-from llmrix.sse import SSEDecoder
 
 
 def test_primary_shape() -> None:
@@ -44,7 +43,7 @@ def test_primary_shape() -> None:
             ToolStartEvent(id="t1", name="s", args={"q": "c"})
         ),
         b'{"channel":"tools","type":"tool_end","id":"t1","name":"s","result":"3","error":true}': (
-            ToolEndEvent(id="t1", name="s", result="3", error=True)
+            ToolEndEvent(id="t1", name="s", raw_result="3", error=True)
         ),
         b'{"channel":"tools","type":"subagent_start","id":"s1","agent_name":"a"}': (
             SubagentStartEvent(id="s1", agent_name="a")
@@ -161,7 +160,11 @@ def test_empty_type_on_other_channel_is_unknown_not_heartbeat() -> None:
         (b'"run_end"', "not a JSON object"),
         (b"42", "not a JSON object"),
         (b'{"type":"message_chunk","content":5}', r"invalid 'message_chunk' event.*\$\.content"),
-        (b'{"type":"tool_start","args":[1]}', "invalid 'tool_start'"),
+        (b'{"type":"tool_start","parent_ids":"p1"}', r"invalid 'tool_start'.*\$\.parent_ids"),
+        (b'{"type":"hitl_interrupt","description":5}', r"\$\.description"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"type":"message_chunk","content":NaN}', "malformed JSON"),
+        (b'{"type":"message_chunk","content":"\\ud83d","x":NaN}', "malformed JSON"),
         (b'{"type":7}', "non-string"),
         (b'{"type":"message_chunk","content":"\xff"}', "malformed JSON"),
     ],
@@ -241,18 +244,18 @@ def test_random_objects_give_an_event_none_or_stream_error(obj: dict[str, object
 def test_hot_path_on_random_streams_gives_events_or_stream_error(
     pieces: list[bytes], cuts: list[int]
 ) -> None:
-    """feed_split + decode_frames, as ChatStream runs them: events, or StreamError."""
+    """The chat stream's decoder (ChunkDecoder) on any bytes: events, or StreamError."""
     stream = b"".join(pieces)
-    decoder = SSEDecoder()
+    decoder = ChunkDecoder()
     out: list[object] = []
     try:
         start = 0
         for size in [*cuts, len(stream)]:
-            if decode_frames(*decoder.feed_split(stream[start : start + size]), out):
+            if decoder.feed(stream[start : start + size], out):  # type: ignore[arg-type]
                 break
             start += size
         else:
-            decode_frames(*decoder.flush_split(), out)
+            decoder.feed(b"", out)  # type: ignore[arg-type]
     except StreamError:
         pass
     assert all(getattr(event, "channel", None) != "heartbeat" for event in out)
@@ -264,15 +267,108 @@ def test_null_members_read_as_absent() -> None:
         b'{"channel":"tools","type":"tool_start","id":"t","args":null,"parent_ids":null,'
         b'"input":{"keep":null}}'
     )
-    assert tool == ToolStartEvent(id="t", input={"keep": None})
+    assert tool == ToolStartEvent(id="t", args=None, input={"keep": None})
+    assert isinstance(tool, ToolStartEvent) and tool.arguments == {"keep": None}
     hitl = decode_event(
         b'{"type":"hitl_interrupt","action_args":null,'
         b'"action_requests":[{"name":"rm","args":null,"decisions":null}]}'
     )
-    assert hitl == HitlInterruptEvent(action_requests=[ActionRequest(name="rm")])
+    assert hitl == HitlInterruptEvent(
+        action_args=None, action_requests=[ActionRequest(name="rm", args=None)]
+    )
     assert decode_event(b'{"type":"message_chunk","content":null}') == MessageChunkEvent()
 
 
 def test_null_does_not_excuse_a_wrong_type() -> None:
     with pytest.raises(StreamError, match=r"\$\.content"):
         decode_event(b'{"type":"message_chunk","content":5,"id":null}')
+
+
+def test_shape_neutral_accessors_read_either_shape() -> None:
+    primary = decode_event(b'{"type":"tool_start","id":"t1","name":"s","args":{"q":"c"}}')
+    variant = decode_event(b'{"type":"tool_start","tool_call_id":"t1","input":{"q":"c"}}')
+    for start in (primary, variant):
+        assert isinstance(start, ToolStartEvent)
+        assert (start.call_id, start.arguments) == ("t1", {"q": "c"})
+    for data in (
+        b'{"type":"tool_end","id":"t1","result":"3 hits","error":true}',
+        b'{"type":"tool_end","tool_call_id":"t1","output":"3 hits","error":true}',
+    ):
+        end = decode_event(data)
+        assert isinstance(end, ToolEndEvent)
+        assert (end.call_id, end.result, end.is_error) == ("t1", "3 hits", True)
+    assert ToolEndEvent().result == "" and ToolStartEvent().arguments == {}
+    sub_start = decode_event(b'{"type":"subagent_start","tool_call_id":"c","name":"a","input":[1]}')
+    assert isinstance(sub_start, SubagentStartEvent)
+    assert (sub_start.call_id, sub_start.agent, sub_start.arguments) == ("c", "a", [1])
+    sub_end = decode_event(b'{"type":"subagent_end","id":"c","agent_name":"a","error":true}')
+    assert isinstance(sub_end, SubagentEndEvent)
+    assert (sub_end.call_id, sub_end.agent, sub_end.result, sub_end.is_error) == (
+        "c",
+        "a",
+        "",
+        True,
+    )
+    assert CancelledEvent(message="m").why == "m" and CancelledEvent(reason="r").why == "r"
+
+
+def test_interrupt_requests_are_a_list_in_both_shapes() -> None:
+    primary = decode_event(
+        b'{"type":"hitl_interrupt","action_name":"rm","action_args":{"p":1},"description":"d"}'
+    )
+    variant = decode_event(
+        b'{"type":"hitl_interrupt","action_requests":[{"name":"rm","args":{"p":1},'
+        b'"description":"d"}]}'
+    )
+    for event in (primary, variant):
+        assert isinstance(event, HitlInterruptEvent)
+        assert event.requests == [ActionRequest(name="rm", args={"p": 1}, description="d")]
+    assert HitlInterruptEvent().requests == []
+
+
+@pytest.mark.parametrize(
+    ("data", "accessor", "value"),
+    [
+        (b'{"type":"tool_start","args":"ls -l"}', "arguments", "ls -l"),
+        (b'{"type":"tool_start","input":[1,2]}', "arguments", [1, 2]),
+        (b'{"type":"tool_end","result":{"rows":[1]}}', "result", {"rows": [1]}),
+        (b'{"type":"tool_end","output":7}', "result", 7),
+        (b'{"type":"subagent_end","output":{"a":null}}', "result", {"a": None}),
+        (b'{"type":"hitl_interrupt","action_args":"rm -rf"}', "requests", None),
+        (b'{"type":"rubric_evaluation_end","result":{"score":1}}', "result", {"score": 1}),
+    ],
+)
+def test_free_form_fields_take_any_json_value(data: bytes, accessor: str, value: object) -> None:
+    event = decode_event(data)
+    assert event is not None and not isinstance(event, UnknownEvent)
+    if accessor == "requests":
+        assert isinstance(event, HitlInterruptEvent)
+        assert event.requests == [ActionRequest(args="rm -rf")]
+    else:
+        assert getattr(event, accessor) == value
+
+
+def test_a_known_type_on_a_foreign_channel_is_unknown() -> None:
+    for data, name in [
+        (b'{"channel":"audit","type":"error","message":"x"}', b""),
+        (b'{"channel":"audit","type":"run_end"}', b"lifecycle"),
+        (b'{"type":"error","message":"x"}', b"audit"),
+        (b'{"channel":"tools","type":"message_chunk"}', b"messages"),
+    ]:
+        event = decode_event(data, name)
+        assert isinstance(event, UnknownEvent), (data, name)
+        assert not event.terminal
+        assert event.channel == (msgspec.json.decode(data).get("channel") or name.decode())
+    assert decode_event(b'{"type":"error"}') == ErrorEvent()
+    assert decode_event(b'{"type":"error"}', b"error") == ErrorEvent()
+    assert decode_event(b'{"channel":"error","type":"error"}', b"other") == ErrorEvent()
+
+
+def test_stream_event_is_what_the_iterator_yields() -> None:
+    from typing import get_args
+
+    from llmrix.events import HeartbeatEvent, StreamEvent
+
+    members = set(get_args(StreamEvent))
+    assert HeartbeatEvent not in members
+    assert UnknownEvent in members and ToolStartEvent in members and RunEndEvent in members

@@ -180,7 +180,7 @@ async def test_oversized_frame_and_endless_line_are_refused(
         (b'data: ["not", "an", "object"]\n\n', "not a JSON object"),
         (b'data: "a string"\n\n', "not a JSON object"),
         (b'data: {"type":"message_chunk","content":5}\n\n', r"\$\.content"),
-        (b'data: {"type":"hitl_interrupt","action_args":"rm -rf"}\n\n', r"\$\.action_args"),
+        (b'data: {"type":"hitl_interrupt","description":["rm -rf"]}\n\n', r"\$\.description"),
     ],
 )
 async def test_bad_frames_name_what_was_wrong(

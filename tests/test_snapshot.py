@@ -109,7 +109,7 @@ def check_mixed(snapshot: RunSnapshot) -> None:
         (a.name, a.call_id, a.input, a.output, a.is_error, a.done) for a in snapshot.subagents
     ]
     assert agents == [
-        ("critic", "s1", None, None, True, True),
+        ("critic", "s1", {}, "", True, True),
         ("helper", "s2", "plan", "done", False, True),
     ]
     assert [r.result for r in snapshot.rubric_results] == ["pass"]
@@ -326,11 +326,11 @@ EVENTS = st.sampled_from(
         MessageChunkEvent(content="bc"),
         MessageChunkEvent(content=""),
         ToolStartEvent(id="t1", name="x", args={"q": 1}),
-        ToolEndEvent(id="t1", name="x", result="ok"),
+        ToolEndEvent(id="t1", name="x", raw_result="ok"),
         ToolStartEvent(tool_call_id="t2", name="y", input=[1]),
         ToolEndEvent(tool_call_id="t2", name="y", output={"o": 1}, error=True),
         ToolStartEvent(name="anonymous"),
-        ToolEndEvent(name="anonymous", result="done"),
+        ToolEndEvent(name="anonymous", raw_result="done"),
         SubagentStartEvent(id="s1", agent_name="critic"),
         SubagentEndEvent(tool_call_id="s1", name="critic", output="fine"),
         HitlInterruptEvent(id="h1", action_name="rm"),
@@ -399,7 +399,8 @@ def test_any_split_into_reads_gives_the_snapshot_of_one_event_at_a_time(
 def test_calls_sent_without_ids_pair_by_name() -> None:
     updater = SnapshotUpdater(keep_text=False)
     updater.apply([ToolStartEvent(name="grep"), SubagentStartEvent(name="critic")])
-    updater.apply([ToolEndEvent(name="grep", result="3"), SubagentEndEvent(agent_name="critic")])
+    ends = [ToolEndEvent(name="grep", raw_result="3"), SubagentEndEvent(agent_name="critic")]
+    updater.apply(ends)
     (call,) = updater.snapshot.tool_calls
     (agent,) = updater.snapshot.subagents
     assert (call.name, call.result, call.done) == ("grep", "3", True)

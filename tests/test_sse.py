@@ -269,32 +269,3 @@ FRAMES = st.sampled_from(
         b"data: \xe4\xb8\x96\r\n\r\n",
     ]
 )
-
-
-@settings(max_examples=500, deadline=None)
-@given(
-    frames=st.lists(FRAMES, max_size=40),
-    cuts=st.lists(st.integers(min_value=0, max_value=90), max_size=12),
-)
-def test_bulk_route_matches_public_decoder_on_frame_streams(
-    frames: list[bytes], cuts: list[int]
-) -> None:
-    """Whole-frame streams exercise the bulk route (frames cut out many at a time)."""
-    stream = b"".join(frames)
-    raw = SSEDecoder()
-    names: list[bytes] = []
-    datas: list[bytes] = []
-    start = 0
-    for size in [*cuts, len(stream)]:
-        found = raw.feed_split(stream[start : start + size])
-        names += found[0]
-        datas += found[1]
-        start += size
-    found = raw.flush_split()
-    names += found[0]
-    datas += found[1]
-    public = decode_all(stream)
-    assert [(e.event, e.data) for e in public] == [
-        ((name.decode("utf-8", "replace") or "message"), data.decode("utf-8", "replace"))
-        for name, data in zip(names, datas, strict=True)
-    ]

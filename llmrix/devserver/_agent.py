@@ -112,6 +112,8 @@ class ScriptedAgent:
             await self._hitl(run, io, action.count)
         elif action.kind == "heartbeats":
             await io.keepalives()
+        elif action.kind == "custom":
+            await io.emit(ev.custom(action.name, run.run_id, run.script.topic))
 
     def _delay(self, run: Run) -> float:
         return self._settings.slow_delay if run.script.slow else 0.0

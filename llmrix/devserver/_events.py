@@ -14,6 +14,11 @@ def run_start(run_id: str, thread_id: str) -> Event:
     return {"channel": "lifecycle", "type": "run_start", "run_id": run_id, "thread_id": thread_id}
 
 
+def custom(kind: str, run_id: str, topic: str) -> Event:
+    """An event type of the user's own, on the ``custom`` channel (``/custom TYPE``)."""
+    return {"channel": "custom", "type": kind, "run_id": run_id, "detail": topic}
+
+
 def run_end(run_id: str, thread_id: str) -> Event:
     """``lifecycle/run_end``."""
     return {"channel": "lifecycle", "type": "run_end", "run_id": run_id, "thread_id": thread_id}

@@ -6,18 +6,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 ActionKind = Literal[
-    "tool", "tool_error", "subagent", "subagent_error", "hitl", "error", "heartbeats"
+    "tool", "tool_error", "subagent", "subagent_error", "hitl", "error", "heartbeats", "custom"
 ]
 
 DEFAULT_TOOL = "web_search"
 DEFAULT_SUBAGENT = "researcher"
 DEFAULT_LONG = 1000
+DEFAULT_CUSTOM = "audit_log"
 
 _NAMED: dict[str, tuple[ActionKind, str]] = {
     "/tool": ("tool", DEFAULT_TOOL),
     "/tool_error": ("tool_error", DEFAULT_TOOL),
     "/subagent": ("subagent", DEFAULT_SUBAGENT),
     "/subagent_error": ("subagent_error", DEFAULT_SUBAGENT),
+    "/custom": ("custom", DEFAULT_CUSTOM),
 }
 _BARE: dict[str, ActionKind] = {"/error": "error", "/heartbeats": "heartbeats"}
 _FLAGS = {"/slow", "/ts"}

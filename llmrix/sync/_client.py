@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .. import _client as aio
 from .._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from .._retry import RetryPolicy
+from ..events import Event
 from ..sse import DEFAULT_MAX_FRAME_BYTES
 from ._portal import Portal
 from ._resources import Agents, Chat, Conversations, Cron
@@ -100,6 +101,10 @@ class LlmrixClient:
     def is_closed(self) -> bool:
         """Whether the client was closed (as on the async client)."""
         return self._portal.closed
+
+    def register_event(self, *event_types: type[Event]) -> None:
+        """Decode ``event_types`` on this client's streams (see `llmrix.LlmrixClient`)."""
+        self._client.register_event(*event_types)
 
     def chat(self, conversation_id: str) -> Chat:
         """Chat operations on one conversation."""
