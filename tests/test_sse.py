@@ -269,3 +269,26 @@ FRAMES = st.sampled_from(
         b"data: \xe4\xb8\x96\r\n\r\n",
     ]
 )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    frames=st.lists(FRAMES, max_size=40),
+    cuts=st.lists(st.integers(min_value=0, max_value=90), max_size=12),
+)
+def test_raw_frames_match_the_public_decoder_under_any_chunking(
+    frames: list[bytes], cuts: list[int]
+) -> None:
+    """``feed_raw`` (the reference route of the hot-path tests) agrees with ``feed``."""
+    stream = b"".join(frames)
+    raw = SSEDecoder()
+    found = []
+    start = 0
+    for size in [*cuts, len(stream)]:
+        found += raw.feed_raw(stream[start : start + size])
+        start += size
+    found += raw.flush_raw()
+    assert [(e.event, e.data) for e in decode_all(stream)] == [
+        ((name.decode("utf-8", "replace") or "message"), data.decode("utf-8", "replace"))
+        for name, data in found
+    ]
