@@ -6,6 +6,7 @@ from ._options import ClientOptions, RequestOptions
 from ._raw import RawResponse, with_raw_response
 from ._retry import RetryPolicy
 from ._version import __version__
+from .decoding import EventDecoder
 from .errors import (
     APIConnectionError,
     APIError,
@@ -31,7 +32,6 @@ from .events import (
     CancelledEvent,
     ErrorEvent,
     Event,
-    EventDecoder,
     HeartbeatEvent,
     HitlInterruptEvent,
     MessageChunkEvent,

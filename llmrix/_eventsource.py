@@ -15,8 +15,9 @@ import aiohttp
 from ._compat import deadline
 from ._pool import SessionPool
 from .chunks import ChunkDecoder
+from .decoding import DEFAULT_DECODER, EventDecoder
 from .errors import APITimeoutError, ClientClosedError, LlmrixError, StreamError
-from .events import DEFAULT_DECODER, EventDecoder, StreamEvent
+from .events import StreamEvent
 
 __all__ = ["EventSource"]
 

@@ -26,6 +26,7 @@ from ._pool import SessionPool
 from ._raw import ResponseFacts, record
 from ._retry import IDEMPOTENT_METHODS, retry_after_seconds
 from ._urls import encode_segment
+from .decoding import EventRegistry
 from .errors import (
     APIConnectionError,
     APIError,
@@ -35,7 +36,6 @@ from .errors import (
     LlmrixError,
     error_for_status,
 )
-from .events import EventRegistry
 
 __all__ = ["Transport", "extract_message"]
 

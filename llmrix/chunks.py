@@ -18,7 +18,7 @@ state split):
   pure functions over that region's lines: runs of ``event:``/``data:``/blank
   triplets and their payloads, cut out with a few C-level calls, and the odd
   frames around them, which go to the general WHATWG line route (`SSEDecoder`).
-- `llmrix.events.EventDecoder` turns payloads into typed events: one ``map``
+- `llmrix.decoding.EventDecoder` turns payloads into typed events: one ``map``
   over msgspec per run, the exact per-frame route for whatever it refuses.
 
 Whatever the route and the chunking, the events are those of the general
@@ -30,8 +30,9 @@ from __future__ import annotations
 
 from collections.abc import MutableSequence
 
+from .decoding import DEFAULT_DECODER, EventDecoder
 from .errors import StreamError
-from .events import DEFAULT_DECODER, EventDecoder, StreamEvent
+from .events import StreamEvent
 from .sse import DEFAULT_MAX_FRAME_BYTES, SSEDecoder, data_payloads, frame_spans
 
 __all__ = ["ChunkDecoder"]

@@ -17,17 +17,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from llmrix.chunks import ChunkDecoder
+from llmrix.decoding import DEFAULT_DECODER, EventDecoder, decode_event
 from llmrix.errors import StreamError
-from llmrix.events import (
-    DEFAULT_DECODER,
-    Event,
-    EventDecoder,
-    MessageChunkEvent,
-    RunEndEvent,
-    StreamEvent,
-    UnknownEvent,
-    decode_event,
-)
+from llmrix.events import Event, MessageChunkEvent, RunEndEvent, StreamEvent, UnknownEvent
 from llmrix.sse import SSEDecoder, data_payloads, frame_spans
 
 Outcome = tuple[list[StreamEvent], str | None]

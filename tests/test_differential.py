@@ -38,8 +38,9 @@ from benchmarks.official import (
     load_official_parser,
 )
 from llmrix.chunks import ChunkDecoder
+from llmrix.decoding import decode_event
 from llmrix.errors import StreamError
-from llmrix.events import StreamEvent, UnknownEvent, decode_event
+from llmrix.events import StreamEvent, UnknownEvent
 from llmrix.sse import SSEDecoder
 
 pytestmark = pytest.mark.official

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmrix.chunks import ChunkDecoder
+from llmrix.decoding import decode_event
 from llmrix.errors import StreamError
 from llmrix.events import (
     ActionRequest,
@@ -24,7 +25,6 @@ from llmrix.events import (
     ToolEndEvent,
     ToolStartEvent,
     UnknownEvent,
-    decode_event,
 )
 
 
