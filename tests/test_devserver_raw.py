@@ -765,3 +765,25 @@ async def test_fault_multiline_data_ids_and_no_event_line(
         if block
     ]
     assert "".join(d.get("content", "") for d in data) == 'You said: "hi"'
+
+
+async def test_typescript_request_shapes_are_accepted(
+    dev: DevServer, http: aiohttp.ClientSession
+) -> None:
+    async with http.post(url(dev, "/conversations"), json={}) as r:
+        assert r.status == 200
+        created = await r.json()
+    assert created["title"] is None
+    cid = created["id"]
+    decide = url(dev, f"/conversations/{cid}/chat/hitl/decide")
+    async with http.post(
+        url(dev, f"/conversations/{cid}/chat"), json={"message": "wipe /hitl"}
+    ) as r:
+        head = await read_until(r, b"hitl_interrupt")
+        ts_shape = {"decisions": [{"type": "reject", "feedback": "not today"}]}
+        async with http.post(decide, json=ts_shape) as d:
+            assert d.status == 200
+        raw = head + await r.read()
+    assert "was rejected: not today." in text_of(events(raw))
+    async with http.post(decide, json={"decisions": [{"feedback": "no kind"}]}) as d:
+        assert d.status == 422

@@ -95,9 +95,9 @@ class Page(msgspec.Struct):
 
 
 class CreateConversationBody(msgspec.Struct):
-    """Body of ``POST /conversations``."""
+    """Body of ``POST /conversations`` (TypeScript clients may leave the title out)."""
 
-    title: str
+    title: str | None = None
     agent_id: str | None = None
 
 
@@ -108,12 +108,27 @@ class UpdateConversationBody(msgspec.Struct):
     agent_id: str | UnsetType | None = UNSET
 
 
-class HitlDecision(msgspec.Struct):
-    """A human decision on a paused action."""
+DecisionKind = Literal["approve", "reject", "modify"]
 
-    decision: Literal["approve", "reject", "modify"]
+
+class HitlDecision(msgspec.Struct):
+    """A human decision on a paused action.
+
+    The TypeScript shape ``{"type", "feedback"}`` is read too: ``type`` stands in
+    for ``decision`` and ``feedback`` for ``reason``.
+    """
+
+    decision: DecisionKind | None = None
     reason: str | None = None
     modified_args: dict[str, Any] | None = None
+    type: DecisionKind | None = None
+    feedback: str | None = None
+
+    def __post_init__(self) -> None:
+        self.decision = self.decision or self.type
+        if self.decision is None:
+            raise ValueError("a decision needs `decision` (or `type`)")
+        self.reason = self.reason or self.feedback
 
 
 class Attachment(msgspec.Struct):
