@@ -1,4 +1,4 @@
-"""mypy --strict sees the sync client's real signatures and result types.
+"""mypy --strict and pyright see the sync client's real signatures and result types.
 
 The sync methods are declared from the async ones (``blocking(twin(...).create)``);
 this checks that a type checker gets the parameters and results through, so a
@@ -7,7 +7,12 @@ misspelt keyword or a wrong argument type is a type error for sync users too.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 from mypy import api
 
@@ -59,3 +64,40 @@ def test_mypy_sees_the_async_signatures_through_the_sync_layer() -> None:
         errors, ('"title"', 'incompatible type "int"', '"modle"', "Too few arguments"), strict=True
     ):
         assert expected in line, line
+
+
+def test_pyright_sees_the_async_signatures_through_the_sync_layer(tmp_path: Path) -> None:
+    snippet = tmp_path / "use_sync.py"
+    snippet.write_text(SNIPPET)
+    venv_bin = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=venv_bin + os.pathsep + os.environ.get("PATH", ""))
+    env["PYRIGHT_PYTHON_IGNORE_WARNINGS"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-m", "pyright", "--outputjson", str(snippet)],
+        capture_output=True,
+        env=env,
+        timeout=100,
+        check=False,
+    )
+    report = json.loads(done.stdout)["generalDiagnostics"]
+    revealed = [
+        re.sub(r'^Type of ".*" is ', "", item["message"])
+        for item in report
+        if item["severity"] == "information"
+    ]
+    assert revealed == [
+        '"Conversation"',
+        '"PageResult[Conversation]"',
+        '"Iterator[Conversation]"',
+        '"Agent"',
+        '"RunSnapshot"',
+        revealed[5],
+        '"str"',
+        '"Iterator[str]"',
+    ]
+    assert "RunStartEvent" in revealed[5] and "HitlInterruptEvent" in revealed[5]
+    errors = [item["message"] for item in report if item["severity"] == "error"]
+    for message, expected in zip(
+        errors, ('"title"', '"conversation_id"', '"modle"', '"task_id"'), strict=True
+    ):
+        assert expected in message, message

@@ -30,6 +30,13 @@ class LlmrixClient:
     `LlmrixError`. An aiohttp ``session`` cannot be passed: it belongs to the loop that made it.
     """
 
+    conversations: Conversations
+    """Conversations and their message history."""
+    cron: Cron
+    """Scheduled prompts."""
+    agents: Agents
+    """Agents and team mates (cloud deployments)."""
+
     def __init__(
         self,
         base_url: str | None = None,

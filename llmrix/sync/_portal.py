@@ -23,7 +23,7 @@ import concurrent.futures
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from ..errors import LlmrixError
 
@@ -40,12 +40,12 @@ class Portal:
     """
 
     def __init__(self, last: Callable[[], Awaitable[None]]) -> None:
-        self.core = core = Loop()
-        self.loop = core.loop
-        self.thread = core.thread
-        self.run = core.run
-        self.call_soon = core.call_soon
-        self._finalizer = weakref.finalize(self, core.close, last)
+        self.core: Final = Loop()
+        self.loop: Final = self.core.loop
+        self.thread: Final = self.core.thread
+        self.run: Final = self.core.run
+        self.call_soon: Final = self.core.call_soon
+        self._finalizer = weakref.finalize(self, self.core.close, last)
 
     @property
     def closed(self) -> bool:
@@ -62,10 +62,12 @@ class Loop:
     """One event loop in one thread, and the way in from other threads."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
         self._lock = threading.Lock()
-        self.closed = False
-        self.thread = threading.Thread(target=_serve, args=(self.loop,), daemon=True)
+        self.closed: bool = False
+        self.thread: threading.Thread = threading.Thread(
+            target=_serve, args=(self.loop,), daemon=True
+        )
         self.thread.name = f"llmrix-sync-{self.thread.name}"
         self.thread.start()
 

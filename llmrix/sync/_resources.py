@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .. import resources as aio
 from ..events import StreamEvent
@@ -24,49 +24,49 @@ EventHandler = Callable[[StreamEvent], object]
 class Conversations(Bound[aio.Conversations]):
     """``client.conversations``: conversations and their message history."""
 
-    create = blocking(twin(aio.Conversations).create)
-    list = blocking(twin(aio.Conversations).list)
-    iter = iterating(twin(aio.Conversations).iter)
-    get = blocking(twin(aio.Conversations).get)
-    update = blocking(twin(aio.Conversations).update)
-    delete = blocking(twin(aio.Conversations).delete)
-    messages = blocking(twin(aio.Conversations).messages)
-    iter_messages = iterating(twin(aio.Conversations).iter_messages)
+    create: Final = blocking(twin(aio.Conversations).create)
+    list: Final = blocking(twin(aio.Conversations).list)
+    iter: Final = iterating(twin(aio.Conversations).iter)
+    get: Final = blocking(twin(aio.Conversations).get)
+    update: Final = blocking(twin(aio.Conversations).update)
+    delete: Final = blocking(twin(aio.Conversations).delete)
+    messages: Final = blocking(twin(aio.Conversations).messages)
+    iter_messages: Final = iterating(twin(aio.Conversations).iter_messages)
 
 
 class Cron(Bound[aio.Cron]):
     """``client.cron``: scheduled prompts."""
 
-    list = blocking(twin(aio.Cron).list)
-    create = blocking(twin(aio.Cron).create)
-    get = blocking(twin(aio.Cron).get)
-    update = blocking(twin(aio.Cron).update)
-    pause = blocking(twin(aio.Cron).pause)
-    resume = blocking(twin(aio.Cron).resume)
-    delete = blocking(twin(aio.Cron).delete)
+    list: Final = blocking(twin(aio.Cron).list)
+    create: Final = blocking(twin(aio.Cron).create)
+    get: Final = blocking(twin(aio.Cron).get)
+    update: Final = blocking(twin(aio.Cron).update)
+    pause: Final = blocking(twin(aio.Cron).pause)
+    resume: Final = blocking(twin(aio.Cron).resume)
+    delete: Final = blocking(twin(aio.Cron).delete)
 
 
 class Agents(Bound[aio.Agents]):
     """``client.agents``: agents and team mates (cloud deployments; others answer 503)."""
 
-    list = blocking(twin(aio.Agents).list)
-    create = blocking(twin(aio.Agents).create)
-    get = blocking(twin(aio.Agents).get)
-    update = blocking(twin(aio.Agents).update)
-    delete = blocking(twin(aio.Agents).delete)
-    list_mates = blocking(twin(aio.Agents).list_mates)
-    save_mates = blocking(twin(aio.Agents).save_mates)
+    list: Final = blocking(twin(aio.Agents).list)
+    create: Final = blocking(twin(aio.Agents).create)
+    get: Final = blocking(twin(aio.Agents).get)
+    update: Final = blocking(twin(aio.Agents).update)
+    delete: Final = blocking(twin(aio.Agents).delete)
+    list_mates: Final = blocking(twin(aio.Agents).list_mates)
+    save_mates: Final = blocking(twin(aio.Agents).save_mates)
 
 
 class Chat(Bound[aio.Chat]):
     """``client.chat(conversation_id)``: streamed turns, stop, and HITL decisions."""
 
-    stream = streaming(twin(aio.Chat).stream)
-    stream_request = streaming(twin(aio.Chat).stream_request)
-    complete = blocking(twin(aio.Chat).complete)
-    complete_text = blocking(twin(aio.Chat).complete_text)
-    stop = blocking(twin(aio.Chat).stop)
-    decide = blocking(twin(aio.Chat).decide)
+    stream: Final = streaming(twin(aio.Chat).stream)
+    stream_request: Final = streaming(twin(aio.Chat).stream_request)
+    complete: Final = blocking(twin(aio.Chat).complete)
+    complete_text: Final = blocking(twin(aio.Chat).complete_text)
+    stop: Final = blocking(twin(aio.Chat).stop)
+    decide: Final = blocking(twin(aio.Chat).decide)
 
     @property
     def conversation_id(self) -> str:

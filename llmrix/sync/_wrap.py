@@ -1,11 +1,16 @@
 """Sync methods declared in one line each, typed from the async method they wrap.
 
-``create = blocking(twin(aio.Conversations).create)`` gives the sync class a
+``create: Final = blocking(twin(aio.Conversations).create)`` gives the sync class a
 ``create`` whose parameters are exactly those of the async method (a ``ParamSpec``
 carries them, so mypy, pyright and editors see the real signature) and whose result
 is the awaited value. The async method runs on the portal's loop: nothing of the
 request, decoding or retry logic is repeated here, and a parameter added to the
 async method reaches the sync one without an edit.
+
+``Final`` makes the inferred type the declared one: in a ``py.typed`` package an
+unannotated class attribute counts as ambiguous (``pyright --verifytypes``: "could be
+inferred differently"), while a final one has exactly the type of its value. It
+says what is true anyway: the method is never rebound.
 
 Alternatives weighed: a ``__getattr__`` proxy is smallest but opaque to type
 checkers; Protocols or ``.pyi`` stubs type it but restate every signature, a
