@@ -20,7 +20,8 @@ CONTROL_HEADROOM = 4
 class Closable(Protocol):
     """Something in flight that closing the client must end (an open stream)."""
 
-    def abort(self) -> None: ...
+    def abort(self) -> None:
+        """End it at once: the client is closing."""
 
 
 class _Slots:

@@ -158,4 +158,5 @@ class streaming(Wrapper[P, ChatStream]):
         super().__init__(method)
 
     def invoke(self, portal: Portal, method: Any, args: Any, kwargs: Any) -> ChatStream:
+        """Wrap the async stream the method returns (nothing is sent until ``with``)."""
         return ChatStream(portal, method(*args, **kwargs))

@@ -100,6 +100,7 @@ class blocking(Wrapper[P, T]):
     def invoke(
         self, portal: Portal, method: Callable[..., Awaitable[T]], args: Any, kwargs: Any
     ) -> T:
+        """Run the coroutine on the portal's loop and wait for its result."""
         return portal.run(_call(method, args, kwargs))
 
 
@@ -116,4 +117,5 @@ class iterating(Wrapper[P, Iterator[T]]):
     def invoke(
         self, portal: Portal, method: Callable[..., AsyncIterator[T]], args: Any, kwargs: Any
     ) -> Iterator[T]:
+        """A blocking iterator over the async iterator, read on the portal's loop."""
         return SyncIterator(portal, method(*args, **kwargs))
