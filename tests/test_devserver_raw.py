@@ -135,9 +135,9 @@ async def test_errors(dev: DevServer, http: aiohttp.ClientSession) -> None:
     async with http.post(post, data=b"{nope", headers={"Content-Type": "application/json"}) as r:
         assert r.status == 400
         assert "not valid JSON" in (await r.json())["message"]
-    async with http.post(post, json={}) as r:
+    async with http.post(post, json={"agent_id": 7}) as r:
         assert r.status == 422
-        assert "title" in (await r.json())["message"]
+        assert "agent_id" in (await r.json())["message"]
     async with http.post(post, json={"title": 5}) as r:
         assert r.status == 422
         assert "title" in (await r.json())["message"]
