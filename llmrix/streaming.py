@@ -124,8 +124,28 @@ class ChatStream:
         if self._source is not None:
             self._source.close()
 
-    def __aiter__(self) -> ChatStream:
-        return self
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[StreamEvent]:
+        """What ``async for`` runs: the events batch by batch (an async generator is
+        cheaper per event than ``__anext__``). ``_pos`` always counts the events
+        handed out; if a call made while suspended moved it, the loop picks up there."""
+        while True:
+            batch = self._batch
+            pos = self._pos
+            if pos >= len(batch):
+                try:
+                    await self._advance()
+                except StopAsyncIteration:
+                    return
+                batch = self._batch
+                pos = 0
+            for index in range(pos + 1, len(batch) + 1):
+                self._pos = index
+                yield batch[index - 1]
+                if self._pos != index or self._batch is not batch:
+                    break
 
     async def __anext__(self) -> StreamEvent:
         pos = self._pos

@@ -238,7 +238,7 @@ def client_side_tasks() -> list[asyncio.Task[object]]:
     return [
         task
         for task in asyncio.all_tasks()
-        if not task.get_coro().__qualname__.startswith("RequestHandler.")  # type: ignore[union-attr]
+        if not getattr(task.get_coro(), "__qualname__", "").startswith("RequestHandler.")
     ]
 
 
