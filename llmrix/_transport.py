@@ -100,7 +100,7 @@ class Transport:
     ) -> None:
         self.options = options
         self.pool = pool
-        self.events = events if events is not None else EventRegistry()
+        self.events: EventRegistry = events if events is not None else EventRegistry()
         self._root = "/".join((options.base_url.raw_path.rstrip("/"), *API_PREFIX))
         self._headers = options.base_headers()
         self._client_timeout = aiohttp.ClientTimeout(
