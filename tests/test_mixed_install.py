@@ -16,10 +16,23 @@ from pathlib import Path
 import pytest
 
 import llmrix
+from benchmarks.corpus import official_sdk_path
+from benchmarks.official import OfficialSDKMissing, install_official
 from llmrix._mixed_install import OFFICIAL_ONLY_FILES
 
 PACKAGE = Path(llmrix.__file__).parent
 OFFICIAL = Path(__file__).resolve().parents[1] / ".official-sdk" / "llmrix"
+
+
+@pytest.fixture(scope="module")
+def official() -> Path:
+    """The official package's files, installed into ``.official-sdk`` if missing (else skip)."""
+    if official_sdk_path() is None:
+        try:
+            install_official(timeout=180)
+        except OfficialSDKMissing as exc:
+            pytest.skip(f"official llmrix-python-sdk unavailable: {exc}")
+    return OFFICIAL
 
 
 def install_copy(site: Path) -> Path:
@@ -66,8 +79,7 @@ def test_any_official_file_is_detected(tmp_path: Path, official_file: str) -> No
     assert "AgentEnvelope" not in error
 
 
-@pytest.mark.skipif(not OFFICIAL.is_dir(), reason="official SDK not in .official-sdk")
-def test_ours_installed_over_the_official_sdk(tmp_path: Path) -> None:
+def test_ours_installed_over_the_official_sdk(official: Path, tmp_path: Path) -> None:
     """What pip leaves when llmrix is installed after llmrix-python-sdk."""
     shutil.copytree(OFFICIAL, tmp_path / "llmrix", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(
@@ -81,8 +93,7 @@ def test_ours_installed_over_the_official_sdk(tmp_path: Path) -> None:
     assert "_http.py" in done.stderr
 
 
-@pytest.mark.skipif(not OFFICIAL.is_dir(), reason="official SDK not in .official-sdk")
-def test_official_installed_over_ours_fails_at_llmrix_sync(tmp_path: Path) -> None:
+def test_official_installed_over_ours_fails_at_llmrix_sync(official: Path, tmp_path: Path) -> None:
     """The other order: the official ``__init__`` wins, so ``import llmrix`` is theirs."""
     install_copy(tmp_path)
     shutil.copytree(
