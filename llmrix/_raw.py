@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
 
 from .errors import request_id_of
 
@@ -14,28 +14,27 @@ __all__ = ["RawResponse", "with_raw_response"]
 T = TypeVar("T")
 
 
-@dataclass
-class ResponseFacts:
-    """What the transport saw of a call's last answer."""
+class ResponseFacts(NamedTuple):
+    """What the transport saw of a call's answer."""
 
-    method: str = ""
-    url: str = ""
-    status_code: int = 0
-    headers: Mapping[str, str] = field(default_factory=dict)
-    elapsed: float = 0.0
-    retries: int = 0
+    method: str
+    url: str
+    status_code: int
+    headers: Mapping[str, str]
+    elapsed: float
+    retries: int
 
 
-_capture: contextvars.ContextVar[ResponseFacts | None] = contextvars.ContextVar(
+_capture: contextvars.ContextVar[list[ResponseFacts] | None] = contextvars.ContextVar(
     "llmrix_raw_response", default=None
 )
 
 
 def record(facts: ResponseFacts) -> None:
     """Hand a call's answer to an enclosing `with_raw_response`, if any."""
-    holder = _capture.get()
-    if holder is not None:
-        holder.__dict__.update(facts.__dict__)
+    answers = _capture.get()
+    if answers is not None:
+        answers.append(facts)
 
 
 @dataclass(frozen=True)
@@ -65,20 +64,12 @@ async def with_raw_response(call: Awaitable[T]) -> RawResponse[T]:
     print(raw.status_code, raw.request_id, raw.parsed.title)
     ```
     """
-    holder = ResponseFacts()
-    token = _capture.set(holder)
+    answers: list[ResponseFacts] = []
+    token = _capture.set(answers)
     try:
         parsed = await call
     finally:
         _capture.reset(token)
-    if not holder.method:
+    if not answers:
         raise TypeError("with_raw_response() takes a pending llmrix REST call")
-    return RawResponse(
-        parsed=parsed,
-        method=holder.method,
-        url=holder.url,
-        status_code=holder.status_code,
-        headers=holder.headers,
-        elapsed=holder.elapsed,
-        retries=holder.retries,
-    )
+    return RawResponse(parsed, *answers[-1])
