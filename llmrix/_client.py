@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ._logs import setup_from_env
 from ._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
+from ._otel import telemetry_for
 from ._pool import SessionPool
 from ._retry import RetryPolicy
 from ._transport import Transport
@@ -74,6 +75,10 @@ class LlmrixClient:
         session: aiohttp.ClientSession | None = None,
         headers: Mapping[str, str] | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        otel: bool = True,
+        tracer_provider: object | None = None,
+        meter_provider: object | None = None,
+        otel_capture_content: bool | None = None,
     ) -> None:
         setup_from_env()
         base_url = base_url or os.environ.get("LLMRIX_BASE_URL")
@@ -102,7 +107,14 @@ class LlmrixClient:
             session=session,
             trace_configs=trace_configs or (),
         )
-        self._bind(Transport(options, pool), owner=True)
+        telemetry = telemetry_for(
+            options.base_url,
+            enabled=otel,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            capture_content=otel_capture_content,
+        )
+        self._bind(Transport(options, pool, telemetry=telemetry), owner=True)
 
     def _bind(self, transport: Transport, *, owner: bool) -> None:
         self._transport = transport

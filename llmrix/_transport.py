@@ -10,7 +10,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import aiohttp
 import msgspec
@@ -36,6 +36,9 @@ from .errors import (
     LlmrixError,
     error_for_status,
 )
+
+if TYPE_CHECKING:
+    from ._otel_turn import Telemetry
 
 __all__ = ["Transport", "extract_message"]
 
@@ -96,11 +99,17 @@ class Transport:
     """Shared HTTP machinery behind every resource of one client."""
 
     def __init__(
-        self, options: ClientOptions, pool: SessionPool, events: EventRegistry | None = None
+        self,
+        options: ClientOptions,
+        pool: SessionPool,
+        events: EventRegistry | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.options = options
         self.pool = pool
         self.events: EventRegistry = events if events is not None else EventRegistry()
+        self.telemetry = telemetry
+        """Spans and metrics (None when OpenTelemetry is off): see `llmrix._otel`."""
         self._root = "/".join((options.base_url.raw_path.rstrip("/"), *API_PREFIX))
         self._headers = options.base_headers()
         self._client_timeout = aiohttp.ClientTimeout(
@@ -109,7 +118,7 @@ class Transport:
 
     def with_options(self, options: ClientOptions) -> Transport:
         """A transport with other settings, sharing this one's session."""
-        return Transport(options, self.pool, self.events)
+        return Transport(options, self.pool, self.events, self.telemetry)
 
     def url(self, path: tuple[str, ...]) -> URL:
         """``base_url`` + API prefix + encoded ``path`` segments."""
@@ -275,6 +284,8 @@ class Transport:
         foreign exception is translated. The response (and slot) are released
         afterwards, unless ``hand_over`` says ``handle``'s result now owns them.
         """
+        if self.telemetry is not None:
+            headers = self.telemetry.inject(headers)
         took_slot = False
         response: aiohttp.ClientResponse | None = None
         handled = False

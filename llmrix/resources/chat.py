@@ -13,7 +13,7 @@ from .._urls import encode_segment
 from ..events import StreamEvent
 from ..models import UNSET, Attachment, ChatRequest, DecideRequest, HitlDecision, UnsetType
 from ..snapshot import RunSnapshot
-from ..streaming import ChatStream
+from ..streaming import ChatStream, Connect
 from ._base import refuse_mixing
 
 if TYPE_CHECKING:
@@ -125,10 +125,16 @@ class Chat:
             stream_idle_timeout = self._transport.options.stream_idle_timeout
         check_timeout("stream_idle_timeout", stream_idle_timeout)
         check_request_options(options)
-        connect = functools.partial(self._connect, idle_timeout=stream_idle_timeout, call=options)
-        return ChatStream(
-            request, connect=connect, stop=self.stop, decide=self.decide, keep_text=keep_text
+        connect: Connect = functools.partial(
+            self._connect, idle_timeout=stream_idle_timeout, call=options
         )
+        stop: Callable[[], Awaitable[None]] = self.stop
+        decide: Callable[[Sequence[HitlDecision]], Awaitable[None]] = self.decide
+        telemetry = self._transport.telemetry
+        if telemetry is not None:
+            turn = telemetry.turn(self.conversation_id, connect=connect, stop=stop, decide=decide)
+            connect, stop, decide = turn.connect, turn.stop, turn.decide
+        return ChatStream(request, connect=connect, stop=stop, decide=decide, keep_text=keep_text)
 
     async def _connect(
         self, request: ChatRequest, *, idle_timeout: float | None, call: RequestOptions

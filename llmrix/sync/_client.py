@@ -53,6 +53,10 @@ class LlmrixClient:
         trust_env: bool = True,
         headers: Mapping[str, str] | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        otel: bool = True,
+        tracer_provider: object | None = None,
+        meter_provider: object | None = None,
+        otel_capture_content: bool | None = None,
     ) -> None:
         client = aio.LlmrixClient(
             base_url,
@@ -68,6 +72,10 @@ class LlmrixClient:
             trust_env=trust_env,
             headers=headers,
             trace_configs=trace_configs,
+            otel=otel,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            otel_capture_content=otel_capture_content,
         )
         self._bind(Portal(client.close), client, owner=True)
 
