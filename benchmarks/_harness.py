@@ -34,6 +34,7 @@ SUITES: dict[str, str] = {
     "memory": "benchmarks.memory",
     "concurrency": "benchmarks.concurrency",
     "probe": "benchmarks.probe",
+    "otel": "benchmarks.otel",
 }
 """Suite name -> module; a new suite adds one line."""
 

@@ -123,7 +123,7 @@ def test_cli_rejects_an_unknown_suite(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_every_suite_is_registered() -> None:
-    assert {"decode", "e2e", "latency", "memory", "concurrency", "probe"} <= set(SUITES)
+    assert {"decode", "e2e", "latency", "memory", "concurrency", "probe", "otel"} <= set(SUITES)
 
 
 def test_server_processes_serve_and_stop() -> None:
@@ -216,3 +216,14 @@ def test_probe_sees_big_reads_at_full_speed_and_one_frame_when_paced() -> None:
     full, paced = (row.metrics for row in rows)
     assert full["reads"] >= 1 and full["frames_per_read"] > 1
     assert paced["reads"] > 10 and paced["one_frame_pct"] > 50
+
+
+def test_otel_suite_prices_each_subject_in_each_case() -> None:
+    result = load_suite("otel")(QUICK)
+    cases = {(row.case, row.subject) for row in result.rows if row.skipped is None}
+    assert cases == {
+        (case, subject)
+        for case in ("long run", "short turns")
+        for subject in ("no OpenTelemetry", "API, no SDK", "SDK, no-op exporter")
+    }
+    assert all(row.metrics["cpu_ms"] > 0 for row in result.rows)

@@ -54,10 +54,16 @@ EXPECTED = {
         "APITimeoutError:",
     ],
     "tracing_opentelemetry.py": [
-        'reply: You said: "hello"',
-        "span HTTP POST /api/open/v1/conversations -> 200",
-        "/chat -> 200",
-        "span HTTP DELETE /api/open/v1/conversations/",
+        'reply: You said: "Tidy up',
+        "handle request [INTERNAL]",
+        "  invoke_agent [CLIENT]",
+        "finished",
+        "* llmrix.hitl.interrupt llmrix.hitl.action_names=('dangerous_action',)",
+        "* llmrix.hitl.decision llmrix.hitl.decision=approve",
+        "    execute_tool web_search [INTERNAL]",
+        "    invoke_agent critic [INTERNAL]",
+        "    execute_tool dangerous_action [INTERNAL]",
+        "metric gen_ai.client.operation.duration: 1 series",
     ],
 }
 

@@ -25,6 +25,7 @@ from llmrix import (
     StreamError,
 )
 from llmrix.devserver import DevServer
+from llmrix.sync import LlmrixClient as SyncClient
 
 SECRET = "sk-otel-SECRET-42"
 CHAT = "/api/open/v1/conversations/{id}/chat"
@@ -640,3 +641,64 @@ def test_without_the_api_the_client_works_and_providers_ask_for_the_extra() -> N
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert "pip install 'llmrix[otel]'" in done.stdout
+
+
+# --- the sync client -------------------------------------------------------------------
+
+
+async def test_the_sync_clients_spans_are_children_of_the_callers_span(
+    otel: Otel, server: DevServer
+) -> None:
+    def work() -> int:
+        with SyncClient(server.base_url, api_key=SECRET, **otel.options) as client:
+            conversation = client.conversations.create("otel").id
+            with otel.tracer.start_as_current_span("caller") as caller:
+                with client.chat(conversation).stream("hi /tool") as stream:
+                    for _ in stream:
+                        pass
+                with client.chat(conversation).stream("/slow") as stream:
+                    for _ in stream:
+                        break
+            return caller.get_span_context().span_id
+
+    caller_id = await asyncio.to_thread(work)
+    finished, left = sorted(otel.turns(), key=lambda span: span.start_time or 0)
+    assert parent_of(finished) == parent_of(left) == caller_id
+    assert dict(finished.attributes or {})["llmrix.run.outcome"] == "finished"
+    assert dict(left.attributes or {})["llmrix.run.outcome"] == "abandoned"
+    [tool] = otel.spans("execute_tool")
+    assert parent_of(tool) == finished.context.span_id
+
+
+# --- REST calls ------------------------------------------------------------------------
+
+
+async def test_rest_calls_are_http_client_spans_with_the_aiohttp_instrumentation(
+    otel: Otel, traced: Callable[..., LlmrixClient]
+) -> None:
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    instrumentor = AioHttpClientInstrumentor()
+    instrumentor.instrument(tracer_provider=otel.tracer_provider)
+    try:
+        client = traced()
+        with otel.tracer.start_as_current_span("caller") as caller:
+            conversation = await new_conversation(client)
+            await client.conversations.get(conversation)
+            await client.cron.list()
+            await client.agents.list()
+            await client.chat(conversation).complete("hi")
+    finally:
+        instrumentor.uninstrument()
+    [turn] = otel.turns()
+    http = [span for span in otel.spans() if not span.name.startswith(("invoke_agent", "caller"))]
+    assert [span.kind for span in http] == [SpanKind.CLIENT] * 5
+    methods = [
+        dict(span.attributes or {}).get("http.request.method")
+        or dict(span.attributes or {}).get("http.method")
+        for span in http
+    ]
+    assert methods == ["POST", "GET", "GET", "GET", "POST"]
+    caller_id = caller.get_span_context().span_id
+    assert [parent_of(span) for span in http] == [caller_id] * 4 + [turn.context.span_id]
+    assert SECRET not in everything_recorded(otel)
