@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from _support import frame
 from aiohttp import web
 
-from llmrix import Event
+from llmrix import Event, LlmrixClient, ui
 
 PREFIX = "/api/open/v1/conversations/{id}"
 
@@ -121,9 +122,15 @@ SCRIPTS: dict[str, list[dict[str, Any] | bytes]] = {
 }
 
 
+EXTRA_SCRIPTS: dict[str, list[dict[str, Any] | bytes]] = {
+    "no_start": [ev("messages", "message_chunk", content="Hi", id="m1"), RUN_END],
+    "no_interrupt_id": [RUN_START, ev("hitl", "hitl_interrupt")],
+}
+
+
 def body(script: str) -> bytes:
     out = b""
-    for item in SCRIPTS[script]:
+    for item in {**SCRIPTS, **EXTRA_SCRIPTS}[script]:
         out += item if isinstance(item, bytes) else frame(item, item["channel"])
     return out
 
@@ -172,3 +179,67 @@ def sse_data(raw: bytes) -> list[Any]:
                 text = line[len("data: ") :]
                 out.append(text if text == "[DONE]" else json.loads(text))
     return out
+
+
+def relay_app(client: LlmrixClient, **options: Any) -> web.Application:
+    """A backend relaying the dev server to browsers: ``POST /agui`` and ``POST /vercel``.
+
+    ``handled`` (an app key) is set each time a relay handler has returned.
+    """
+    app = web.Application()
+    app[HANDLED] = asyncio.Event()
+
+    async def agui_route(request: web.Request) -> web.StreamResponse:
+        run_input = await request.json()
+        decisions = ui.agui_decisions(run_input) if run_input.get("resume") else None
+        users = [m for m in run_input["messages"] if m.get("role") == "user"]
+        message = users[-1]["content"] if users else "continue"
+        try:
+            chat = client.chat(run_input["threadId"])
+            async with chat.stream(message, hitl_decisions=decisions) as stream:
+                return await ui.respond(
+                    request,
+                    stream,
+                    protocol="agui",
+                    thread_id=run_input["threadId"],
+                    run_id=run_input["runId"],
+                    **options,
+                )
+        finally:
+            app[HANDLED].set()
+
+    async def vercel_route(request: web.Request) -> web.StreamResponse:
+        chat_request = await request.json()
+        messages = chat_request["messages"]
+        last = messages[-1]
+        decisions = ui.vercel_decisions(messages) if last["role"] == "assistant" else None
+        users = [m for m in messages if m["role"] == "user"]
+        message = "".join(p.get("text", "") for p in users[-1]["parts"])
+        try:
+            chat = client.chat(chat_request["id"])
+            async with chat.stream(message, hitl_decisions=decisions) as stream:
+                return await ui.respond(
+                    request,
+                    stream,
+                    protocol="vercel",
+                    message_id=last["id"] if decisions else None,
+                    **options,
+                )
+        finally:
+            app[HANDLED].set()
+
+    app.router.add_post("/agui", agui_route)
+    app.router.add_post("/vercel", vercel_route)
+    return app
+
+
+HANDLED = web.AppKey("handled", asyncio.Event)
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (at most 10 s, polling) until ``condition()`` holds."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting until {what}")
