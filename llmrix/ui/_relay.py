@@ -51,7 +51,7 @@ def check_relay_options(keepalive: float | None, on_disconnect: str) -> None:
         raise ValueError(f'on_disconnect must be "stop" or "detach", not {on_disconnect!r}')
     if keepalive is not None and not keepalive > 0:
         raise ValueError(
-            f"keepalive must be a positive number of seconds or None, not {keepalive!r}"
+            f"keepalive must be a number of seconds above 0 or None, not {keepalive!r}"
         )
 
 
