@@ -10,8 +10,11 @@ Subjects, each a client reading the same runs from ``llmrix serve`` in its own p
   an exporter that drops everything, and an SDK ``MeterProvider`` with a reader: spans,
   events and metrics are all built.
 
-Cases: ``long run`` (``/long N``: one turn of many events, the per-event cost) and
-``short turns`` (turns of a tool call, a sub-agent and a few words: the per-turn cost).
+Cases: ``long run`` (``/long N``: one turn of many events, the per-event cost),
+``short turns`` (turns of a tool call, a sub-agent and a few words: the per-turn cost)
+and ``turn overhead (no I/O)``: what telemetry adds to one turn by itself (the span
+opened around a stub connect, the trace context put into the request's headers, the
+run's events seen and the span ended), CPU time per turn, without a server's noise.
 Timing is this process's CPU time (the machine is shared; wall time would measure the
 neighbours), in interleaved rounds with the order rotating; ``vs none`` is the median of
 the per-round ratios to ``no OpenTelemetry``, with the lowest and highest beside it.
@@ -28,6 +31,14 @@ from typing import Any
 from benchmarks._harness import Column, Config, Row, SuiteResult
 from benchmarks._servers import dev_server_process
 from llmrix import LlmrixClient
+from llmrix.events import (
+    MessageChunkEvent,
+    RunEndEvent,
+    RunStartEvent,
+    ToolEndEvent,
+    ToolStartEvent,
+)
+from llmrix.models import ChatRequest
 
 NAME = "otel"
 NONE = "no OpenTelemetry"
@@ -36,6 +47,7 @@ SDK = "SDK, no-op exporter"
 SUBJECTS = (NONE, API_ONLY, SDK)
 LONG = "long run"
 SHORT = "short turns"
+OVERHEAD = "turn overhead (no I/O)"
 
 COLUMNS = [
     Column("events", "events", ",.0f"),
@@ -129,15 +141,68 @@ def _rows(case: str, cpu: dict[str, list[float]], events: int, turns: int) -> li
     return rows
 
 
+def _overhead(clients: dict[str, LlmrixClient], turns: int, rounds: int) -> list[Row]:
+    """CPU time per turn of the telemetry alone: see the module docstring."""
+    events = [
+        RunStartEvent(run_id="r"),
+        ToolStartEvent(id="t", name="tool"),
+        ToolEndEvent(id="t", name="tool"),
+        *(MessageChunkEvent(content="word ") for _ in range(8)),
+        RunEndEvent(run_id="r"),
+    ]
+    request = ChatRequest(message="hi")
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+
+    class Source:
+        saw_terminal = True
+
+        async def next_batch(self) -> list[Any]:
+            return events
+
+        def close(self) -> None:
+            pass
+
+    async def connect(_: ChatRequest) -> Any:
+        return Source()
+
+    async def nothing(*_: object) -> None:
+        pass
+
+    async def many(client: LlmrixClient) -> None:
+        telemetry = client._transport.telemetry
+        for _ in range(turns):
+            if telemetry is None:
+                source = await connect(request)
+            else:
+                turn = telemetry.turn("c", connect=connect, stop=nothing, decide=nothing)
+                source = await turn.connect(request)
+                telemetry.inject(headers)
+            await source.next_batch()
+            source.close()
+
+    loop = asyncio.new_event_loop()
+    cpu: dict[str, list[float]] = {name: [] for name in clients}
+    try:
+        names = list(clients)
+        for index in range(rounds):
+            for name in names[index % len(names) :] + names[: index % len(names)]:
+                before = time.process_time()
+                loop.run_until_complete(many(clients[name]))
+                cpu[name].append(time.process_time() - before)
+    finally:
+        loop.close()
+    return _rows(OVERHEAD, cpu, len(events), turns)
+
+
 async def _conversation(client: LlmrixClient) -> str:
     return (await client.conversations.create("otel benchmark")).id
 
 
 def run(config: Config) -> SuiteResult:
     """Measure the three subjects in both cases; see the module docstring."""
-    n_chunks = config.pick(20_000, 200)
-    short_turns = config.pick(200, 5)
-    rounds = config.repeats or config.pick(15, 1)
+    n_chunks = config.pick(200_000, 200)
+    short_turns = config.pick(400, 5)
+    rounds = config.repeats or config.pick(21, 1)
     loop = asyncio.new_event_loop()
     rows: list[Row] = []
     notes: list[str] = []
@@ -162,6 +227,7 @@ def run(config: Config) -> SuiteResult:
                 ):
                     cpu, events = _measure(loop, clients, conversation_id, message, turns, rounds)
                     rows += _rows(case, cpu, events, turns)
+                rows += _overhead(clients, config.pick(5_000, 20), rounds)
             finally:
                 for client in clients.values():
                     loop.run_until_complete(client.close())
@@ -177,6 +243,15 @@ def run(config: Config) -> SuiteResult:
             f"{case}: API without SDK {(api['x_none'] - 1) * 100:+.1f}% CPU vs none "
             f"(target within 3%)"
         )
+    per_turn = {r.subject: r.metrics["us_per_turn"] for r in rows if r.case == OVERHEAD}
+    short = next(r for r in rows if r.case == SHORT and r.subject == NONE).metrics["us_per_turn"]
+    for subject in (API_ONLY, SDK):
+        if subject in per_turn:
+            added = per_turn[subject] - per_turn[NONE]
+            notes.append(
+                f"{OVERHEAD}: {subject} adds {added:.1f} us of CPU per turn, "
+                f"{added / short * 100:.2f}% of a short turn's {short:,.0f} us"
+            )
     notes.append(
         f"long run: /long {n_chunks:,} once per round; short turns: {short_turns} turns of "
         f"'hi /tool /subagent' per round; medians of {rounds} interleaved rounds, CPU time"
