@@ -223,7 +223,7 @@ def test_otel_suite_prices_each_subject_in_each_case() -> None:
     cases = {(row.case, row.subject) for row in result.rows if row.skipped is None}
     assert cases == {
         (case, subject)
-        for case in ("long run", "short turns")
+        for case in ("long run", "short turns", "turn overhead (no I/O)")
         for subject in ("no OpenTelemetry", "API, no SDK", "SDK, no-op exporter")
     }
     assert all(row.metrics["cpu_ms"] > 0 for row in result.rows)
