@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from opentelemetry import context, metrics, propagate, trace
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.metrics import Counter, Histogram
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode, Tracer
 
 from . import _otel_names as n
 from ._version import __version__
@@ -63,38 +64,42 @@ class Telemetry:
         meter_provider: Any,
         capture_content: bool,
     ) -> None:
-        self.tracer = trace.get_tracer(
+        self.tracer: Tracer = trace.get_tracer(
             n.INSTRUMENTATION, __version__, tracer_provider=tracer_provider
         )
         meter = metrics.get_meter(n.INSTRUMENTATION, __version__, meter_provider=meter_provider)
         self._meter_given = meter_provider is not None
-        self.capture = capture_content
+        self.capture: bool = capture_content
         self.common: dict[str, str | int] = {n.PROVIDER_NAME: n.PROVIDER}
         if base_url.host:
             self.common[n.SERVER_ADDRESS] = base_url.host
             if base_url.port is not None:
                 self.common[n.SERVER_PORT] = base_url.port
-        self.duration = meter.create_histogram(
+        self.duration: Histogram = meter.create_histogram(
             n.OPERATION_DURATION,
             "s",
             "Duration of each chat turn request, to its end however it came",
             explicit_bucket_boundaries_advisory=n.DURATION_BUCKETS,
         )
-        self.first_chunk = meter.create_histogram(
+        self.first_chunk: Histogram = meter.create_histogram(
             n.TIME_TO_FIRST_CHUNK,
             "s",
             "Time from sending a chat turn request to its first event",
             explicit_bucket_boundaries_advisory=n.DURATION_BUCKETS,
         )
-        self.tool_duration = meter.create_histogram(
+        self.tool_duration: Histogram = meter.create_histogram(
             n.TOOL_DURATION,
             "s",
             "Duration of each tool call seen in a stream, start event to end event",
             explicit_bucket_boundaries_advisory=n.DURATION_BUCKETS,
         )
-        self.runs = meter.create_counter(n.RUNS, "{run}", "Chat turn requests by how they ended")
-        self.tool_calls = meter.create_counter(n.TOOL_CALLS, "{tool_call}", "Tool calls ended")
-        self.interrupts = meter.create_counter(
+        self.runs: Counter = meter.create_counter(
+            n.RUNS, "{run}", "Chat turn requests by how they ended"
+        )
+        self.tool_calls: Counter = meter.create_counter(
+            n.TOOL_CALLS, "{tool_call}", "Tool calls ended"
+        )
+        self.interrupts: Counter = meter.create_counter(
             n.INTERRUPTS, "{interrupt}", "Actions a run paused on for a human decision"
         )
         self._pauses: OrderedDict[str, SpanContext] = OrderedDict()
