@@ -659,15 +659,23 @@ async def test_the_sync_clients_spans_are_children_of_the_callers_span(
                 with client.chat(conversation).stream("/slow") as stream:
                     for _ in stream:
                         break
+                with pytest.raises(KeyError), client.chat(conversation).stream("/slow") as stream:
+                    for _ in stream:
+                        raise KeyError("boom")
+                with client.chat(conversation).stream("/slow") as stream:
+                    next(iter(stream))
+                    stream.stop()
+                    for _ in stream:
+                        pass
             return caller.get_span_context().span_id
 
     caller_id = await asyncio.to_thread(work)
-    finished, left = sorted(otel.turns(), key=lambda span: span.start_time or 0)
-    assert parent_of(finished) == parent_of(left) == caller_id
-    assert dict(finished.attributes or {})["llmrix.run.outcome"] == "finished"
-    assert dict(left.attributes or {})["llmrix.run.outcome"] == "abandoned"
+    turns = sorted(otel.turns(), key=lambda span: span.start_time or 0)
+    assert [parent_of(turn) for turn in turns] == [caller_id] * 4
+    outcomes = [dict(turn.attributes or {})["llmrix.run.outcome"] for turn in turns]
+    assert outcomes == ["finished", "abandoned", "abandoned", "cancelled"]
     [tool] = otel.spans("execute_tool")
-    assert parent_of(tool) == finished.context.span_id
+    assert parent_of(tool) == turns[0].context.span_id
 
 
 # --- REST calls ------------------------------------------------------------------------
