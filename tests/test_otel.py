@@ -15,6 +15,7 @@ import pytest
 from _otel_support import Otel, otel_setup
 from _support import ServeApp, chunk, frame
 from aiohttp import web
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -474,6 +475,45 @@ async def test_traceparent_goes_out_on_every_request_made_inside_a_span(
         ("chat", [trace_id, turn_id]),
         ("stop", [trace_id, turn_id]),
     ]
+
+
+async def test_the_configured_propagator_writes_the_headers(
+    otel: Otel, serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    from opentelemetry import propagate
+    from opentelemetry.propagators.textmap import TextMapPropagator, default_setter
+
+    class Tagged(TextMapPropagator):
+        """A propagator of its own: the span id under a header of its own."""
+
+        @property
+        def fields(self) -> set[str]:
+            return {"x-trace-tag"}
+
+        def inject(self, carrier: Any, context: Any = None, setter: Any = default_setter) -> None:
+            span = trace.get_current_span(context).get_span_context()
+            setter.set(carrier, "x-trace-tag", f"{span.span_id:016x}")
+
+        def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+            return context
+
+    tags: list[str | None] = []
+
+    async def conversation(request: web.Request) -> web.Response:
+        tags.append(request.headers.get("x-trace-tag"))
+        return web.json_response({"id": "c1", "title": "t"})
+
+    app = web.Application()
+    app.router.add_get("/api/open/v1/conversations/{id}", conversation)
+    client = make_client(await serve(app), **otel.options)
+    before = propagate.get_global_textmap()
+    propagate.set_global_textmap(Tagged())
+    try:
+        with otel.tracer.start_as_current_span("caller") as caller:
+            await client.conversations.get("c1")
+    finally:
+        propagate.set_global_textmap(before)
+    assert tags == [f"{caller.get_span_context().span_id:016x}"]
 
 
 # --- content ---------------------------------------------------------------------------
