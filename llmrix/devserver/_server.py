@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -15,6 +16,7 @@ from aiohttp import web
 from ._app import DevApi, RecordedRequest
 from ._models import Conversation
 from ._options import AuthMode, FaultOptions, Settings
+from ._plan import Playable, Playback
 from ._store import Store
 
 
@@ -130,6 +132,19 @@ class DevServer:
     ) -> Conversation:
         """Create a conversation directly, optionally with a chosen id (e.g. ``"a/b"``)."""
         return self.store.create_conversation(title, agent_id, id=id)
+
+    def play(
+        self, script: Playable | Mapping[str, Any], *, conversation_id: str | None = None
+    ) -> Playback:
+        """Queue a scripted run for the next chat turn (of ``conversation_id`` only, if given).
+
+        ``script`` is an ``llmrix.testing.Script`` or its plain-data plan. Queued scripts
+        play in order, a conversation's own before the shared ones; a turn with nothing
+        queued follows its message's slash commands. The returned `Playback` records the
+        decisions and stops the run received.
+        """
+        plan = script if isinstance(script, Mapping) else script.as_plan()
+        return self._api.plans.add(plan, conversation_id)
 
     async def start(self) -> None:
         """Bind the socket and start serving."""
