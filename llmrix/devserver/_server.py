@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import socket
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from aiohttp import web
-
 from ._app import DevApi, RecordedRequest
+from ._host import AppHost, base_url_of
 from ._models import Conversation
 from ._options import AuthMode, FaultOptions, Settings
 from ._plan import Playable, Playback
 from ._store import Store
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        if os.name != "nt":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 class DevServer:
@@ -86,32 +68,24 @@ class DevServer:
         )
         self.store: Store = Store()
         self.requests: list[RecordedRequest] = []
-        self._requested_port = port
         self._shutdown_timeout = shutdown_timeout
         self._api = DevApi(self.settings, self.store, self.requests)
-        self._runner: web.AppRunner | None = None
-        self._address: tuple[str, int] | None = None
+        self._host = AppHost(host, port, shutdown_timeout)
 
     @property
     def port(self) -> int:
         """The bound TCP port (known once started)."""
-        if self._address is None:
-            raise RuntimeError("the dev server is not running")
-        return self._address[1]
+        return self._address()[1]
 
     @property
     def base_url(self) -> str:
         """``http://host:port`` of the running server, without the API prefix."""
-        if self._address is None:
+        return base_url_of(self._address())
+
+    def _address(self) -> tuple[str, int]:
+        if not self._host.running:
             raise RuntimeError("the dev server is not running")
-        host, port = self._address
-        if host in ("0.0.0.0", ""):
-            host = "127.0.0.1"
-        elif host == "::":
-            host = "::1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{port}"
+        return self._host.address
 
     @property
     def faults(self) -> FaultOptions:
@@ -148,35 +122,17 @@ class DevServer:
 
     async def start(self) -> None:
         """Bind the socket and start serving."""
-        if self._runner is not None:
+        if self._host.running:
             raise RuntimeError("the dev server is already running")
-        sock = _bind(self.host, self._requested_port)
-        runner = web.AppRunner(
-            self._api.build(),
-            handler_cancellation=True,
-            shutdown_timeout=self._shutdown_timeout,
-            access_log=None,
-        )
-        try:
-            await runner.setup()
-            await web.SockSite(runner, sock).start()
-        except BaseException:
-            await runner.cleanup()
-            sock.close()
-            raise
-        self._runner = runner
-        name = sock.getsockname()
-        self._address = (str(name[0]), int(name[1]))
+        await self._host.start(self._api.build())
 
     async def stop(self) -> None:
         """End open streams, close connections and release the port; idempotent."""
-        runner, self._runner = self._runner, None
-        if runner is None:
+        if not self._host.running:
             return
         self._api.close_streams()
         await self._api.wait_streams(self._shutdown_timeout)
-        await runner.cleanup()
-        self._address = None
+        await self._host.stop()
 
     async def serve_forever(self) -> None:
         """Serve until cancelled."""
