@@ -56,6 +56,11 @@ class CassetteSession:
     def __init__(self, path: Path, server: Recorder | ReplayServer) -> None:
         self.path = path
         self.server = server
+        self.discarded = False
+
+    def discard(self) -> None:
+        """Neither write the recording nor check the replay when the block ends."""
+        self.discarded = True
 
     @property
     def recording(self) -> bool:
@@ -112,11 +117,14 @@ def use_cassette(
     try:
         thread.call(server.start())
         try:
-            yield CassetteSession(path, server)
+            used = CassetteSession(path, server)
+            yield used
         finally:
             thread.call(server.stop())
     finally:
         thread.close()
+    if used.discarded:
+        return
     if isinstance(server, Recorder):
         server.save(path)
     else:
