@@ -109,22 +109,35 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
     return clean(value)
 
 
-def with_body(record: dict[str, Any], body: bytes) -> dict[str, Any]:
-    """Add ``body`` to a request or response record: as ``json`` when it parses, else ``text``."""
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def with_body(record: dict[str, Any], body: bytes, *, exact: bool = False) -> dict[str, Any]:
+    """Add ``body`` to a request or response record: as ``json`` when it parses, else ``text``.
+
+    ``exact`` keeps it as ``json`` only when compact JSON reproduces the bytes, so a
+    replayed answer is byte for byte the recorded one.
+    """
     if not body.strip():
         return record
     text = body.decode("utf-8", "surrogateescape")
     try:
-        record["json"] = json.loads(text)
+        value = json.loads(text)
     except ValueError:
         record["text"] = text
+        return record
+    if exact and _compact(value) != body:
+        record["text"] = text
+    else:
+        record["json"] = value
     return record
 
 
 def body_bytes(record: dict[str, Any]) -> bytes:
-    """The body a record describes, as bytes."""
+    """The body a record describes, as bytes (JSON in its compact form)."""
     if "json" in record:
-        return json.dumps(record["json"], ensure_ascii=False).encode()
+        return _compact(record["json"])
     return str(record.get("text", "")).encode("utf-8", "surrogateescape")
 
 
@@ -167,13 +180,16 @@ def chat_conversation(path: str) -> str | None:
 
 
 def _key(request: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        request.get("method"),
-        request.get("path"),
-        request.get("query", ""),
-        request.get("json"),
-        request.get("text"),
-    )
+    return (request.get("method"), request.get("path"), request.get("query", ""), _body(request))
+
+
+def _body(record: dict[str, Any]) -> Any:
+    if "json" in record:
+        return ("json", record["json"])
+    try:
+        return ("json", json.loads(record["text"])) if "text" in record else None
+    except ValueError:
+        return ("text", record["text"])
 
 
 def same_request(recorded: dict[str, Any], actual: dict[str, Any]) -> bool:

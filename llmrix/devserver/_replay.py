@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -57,6 +59,8 @@ class ReplayServer:
         speed: float | None = None,
         redact: cs.Redact | None = None,
         action_timeout: float = DEFAULT_ACTION_TIMEOUT,
+        rewind: bool = False,
+        on_mismatch: Callable[[str], None] | None = None,
     ) -> None:
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be positive (or None for instant), got {speed!r}")
@@ -64,6 +68,8 @@ class ReplayServer:
         self.speed = speed
         self.action_timeout = action_timeout
         self.errors: list[str] = []
+        self.rewind = rewind
+        self._on_mismatch = on_mismatch
         self._redact = redact
         self._cursor = 0
         self._open: list[_OpenStream] = []
@@ -121,6 +127,11 @@ class ReplayServer:
         if problems:
             raise cs.CassetteMismatch("\n\n".join(problems))
 
+    def _failed(self, message: str) -> None:
+        self.errors.append(message)
+        if self._on_mismatch is not None:
+            self._on_mismatch(message)
+
     def _actual(self, request: web.Request, body: bytes) -> dict[str, Any]:
         actual = cs.request_record(request.method, request.raw_path, request.headers.items(), body)
         auth = request.headers.get("Authorization", "")
@@ -132,7 +143,7 @@ class ReplayServer:
 
     def _mismatch(self, title: str, recorded: Any, actual: dict[str, Any]) -> web.Response:
         message = cs.side_by_side(f"{title} ({self.cassette.source})", recorded, actual)
-        self.errors.append(message)
+        self._failed(message)
         return web.json_response(
             {"message": message, "error_code": cs.MISMATCH_CODE}, status=cs.MISMATCH_STATUS
         )
@@ -146,6 +157,8 @@ class ReplayServer:
         if stream is not None:
             return self._action(stream, actual)
         exchanges = self.cassette.exchanges
+        if self.rewind and self._cursor >= len(exchanges):
+            self._cursor = 0
         number = self._cursor + 1
         if self._cursor >= len(exchanges):
             return self._mismatch(
@@ -229,7 +242,7 @@ class ReplayServer:
                         expected["request"],
                         None,
                     )
-                    self.errors.append(stream.failure)
+                    self._failed(stream.failure)
                     return False
                 stream.arrived.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -238,6 +251,27 @@ class ReplayServer:
                 return False
             pace.restart(expected.get("t", 0.0))
         return stream.failure is None
+
+
+async def replay_forever(
+    cassette: str | Path, *, host: str, port: int, speed: float | None = None
+) -> None:
+    """Serve a cassette until cancelled, reporting each difference on stderr."""
+
+    def report(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    server = ReplayServer(
+        cassette, host=host, port=port, speed=speed, rewind=True, on_mismatch=report
+    )
+    async with server:
+        count = len(server.cassette.exchanges)
+        print(
+            f"llmrix replay server listening on {server.base_url}/api/open/v1"
+            f" ({count} recorded requests from {cassette})",
+            flush=True,
+        )
+        await asyncio.get_running_loop().create_future()
 
 
 class _Pace:

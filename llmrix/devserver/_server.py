@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -14,6 +15,7 @@ from ._host import AppHost, base_url_of
 from ._models import Conversation
 from ._options import AuthMode, FaultOptions, Settings
 from ._plan import Playable, Playback
+from ._replay import replay_forever
 from ._store import Store
 
 
@@ -152,11 +154,18 @@ class DevServer:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8899, api_key: str | None = None, **options: Any
+    host: str = "127.0.0.1",
+    port: int = 8899,
+    api_key: str | None = None,
+    *,
+    replay: str | Path | None = None,
+    replay_speed: float | None = None,
+    **options: Any,
 ) -> None:
     """Run a dev server in the foreground until Ctrl-C (SIGINT) or SIGTERM.
 
-    ``options`` are ``DevServer`` keywords.
+    ``options`` are ``DevServer`` keywords. With ``replay`` (a cassette file) a
+    `ReplayServer` answers instead, starting over once the cassette is used up.
     """
 
     async def main() -> None:
@@ -167,6 +176,9 @@ def serve(
             for signum in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, AttributeError, RuntimeError):
                     asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
+        if replay is not None:
+            await replay_forever(replay, host=host, port=port, speed=replay_speed)
+            return
         async with DevServer(host, port, api_key, **options) as server:
             print(f"llmrix dev server listening on {server.base_url}/api/open/v1", flush=True)
             await server.serve_forever()

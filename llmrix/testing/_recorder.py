@@ -220,7 +220,7 @@ class Recorder:
             message = f"llmrix recorder: cannot reach {self.upstream}: {type(exc).__name__}"
             exchange["response"] = {"status": 502, "headers": {}, "json": {"message": message}}
             return web.json_response({"message": message}, status=502)
-        exchange["response"] = cs.with_body(status, data)
+        exchange["response"] = cs.with_body(status, data, exact=True)
         return web.Response(status=status["status"], body=data, headers=status["headers"])
 
     async def _relay(
