@@ -340,6 +340,7 @@ def test_scripts_are_values() -> None:
     base = Script().text("a")
     longer = base.tool("t")
     assert base != longer and base == Script().text("a")
+    assert hash(base) == hash(Script().text("a")) and len({base, longer, Script().text("a")}) == 2
     assert [s["kind"] for s in longer.steps] == ["text", "tool"]
     assert repr(longer) == "Script(shape='primary', steps=[text, tool])"
     plan = longer.as_plan()

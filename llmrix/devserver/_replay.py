@@ -64,11 +64,13 @@ class ReplayServer:
     ) -> None:
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be positive (or None for instant), got {speed!r}")
-        self.cassette = cassette if isinstance(cassette, cs.Cassette) else cs.load(cassette)
-        self.speed = speed
-        self.action_timeout = action_timeout
+        self.cassette: cs.Cassette = (
+            cassette if isinstance(cassette, cs.Cassette) else cs.load(cassette)
+        )
+        self.speed: float | None = speed
+        self.action_timeout: float = action_timeout
         self.errors: list[str] = []
-        self.rewind = rewind
+        self.rewind: bool = rewind
         self._on_mismatch = on_mismatch
         self._redact = redact
         self._cursor = 0

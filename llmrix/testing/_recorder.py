@@ -119,7 +119,7 @@ class Recorder:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.upstream = base_url.rstrip("/")
+        self.upstream: str = base_url.rstrip("/")
         self._api_key = api_key
         self._redact = redact
         self._secrets: set[str] = {api_key} if api_key else set()
@@ -127,7 +127,7 @@ class Recorder:
         self._open: list[_Streaming] = []
         self._session: aiohttp.ClientSession | None = None
         self._host = AppHost(host, port, 0.5)
-        self.recorded_at = datetime.datetime.now(datetime.timezone.utc)
+        self.recorded_at: datetime.datetime = datetime.datetime.now(datetime.timezone.utc)
 
     @property
     def base_url(self) -> str:

@@ -72,7 +72,8 @@ class Script:
             return NotImplemented
         return (self._shape, self._steps) == (other._shape, other._steps)
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        return hash((self._shape, msgspec.json.encode(self._steps)))
 
     def _with(self, step: dict[str, Any]) -> Script:
         if self._steps and self._steps[-1]["kind"] == "error":

@@ -54,9 +54,9 @@ class CassetteSession:
     """
 
     def __init__(self, path: Path, server: Recorder | ReplayServer) -> None:
-        self.path = path
-        self.server = server
-        self.discarded = False
+        self.path: Path = path
+        self.server: Recorder | ReplayServer = server
+        self.discarded: bool = False
 
     def discard(self) -> None:
         """Neither write the recording nor check the replay when the block ends."""
