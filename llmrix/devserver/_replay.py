@@ -186,8 +186,9 @@ class ReplayServer:
         expected = stream.actions[stream.next]
         if not cs.same_request(expected["request"], actual):
             answer = self._mismatch(
-                f"llmrix cassette mismatch: during stream {stream.number} the client sent"
-                f" another request than the recorded one (after frame {expected['at']})",
+                f"llmrix cassette mismatch: while the stream of request {stream.number} was"
+                f" open, the client sent another request than the recorded one"
+                f" (after frame {expected['at']})",
                 expected["request"],
                 actual,
             )
@@ -238,7 +239,7 @@ class ReplayServer:
                 left = deadline - loop.time()
                 if left <= 0 or not self._host.running:
                     stream.failure = cs.side_by_side(
-                        f"llmrix cassette mismatch: stream {stream.number} waited"
+                        f"llmrix cassette mismatch: the stream of request {stream.number} waited"
                         f" {self.action_timeout:g} s after frame {expected['at']} for the"
                         f" recorded request, which never came ({self.cassette.source})",
                         expected["request"],
