@@ -382,3 +382,21 @@ def test_frames_are_cut_as_sent_under_any_chunking(size: int, end: str) -> None:
         cut += splitter.feed(stream[start : start + size])
     cut += splitter.finish()
     assert [frame.decode() for frame in cut] == frames
+
+
+async def test_leaving_a_stream_early_records_and_replays(cassette: Path) -> None:
+    async def early(base_url: str) -> list[str]:
+        async with LlmrixClient(base_url) as client:
+            conversation = await client.conversations.create("early")
+            chat = client.chat(conversation.id)
+            async with chat.stream("/slow a long answer") as stream:
+                async for event in stream:
+                    if isinstance(event, MessageChunkEvent):
+                        break
+            await chat.stop()
+            return [await chat.complete_text("next")]
+
+    recorded = await record(cassette, early)
+    async with ReplayServer(cassette) as replay:
+        assert await early(replay.base_url) == recorded
+    replay.check()

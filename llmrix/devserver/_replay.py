@@ -75,6 +75,7 @@ class ReplayServer:
         self._redact = redact
         self._cursor = 0
         self._open: list[_OpenStream] = []
+        self._orphans: list[cs.Exchange] = []
         self._host = AppHost(host, port, 0.5)
 
     @property
@@ -113,7 +114,7 @@ class ReplayServer:
 
     def unused(self) -> list[str]:
         """The recorded requests nobody made (those after the last answered one)."""
-        left = [ex["request"] for ex in self.cassette.exchanges[self._cursor :]]
+        left = [ex["request"] for ex in self._orphans + self.cassette.exchanges[self._cursor :]]
         return [f"{r.get('method')} {r.get('path')}" for r in left]
 
     def check(self) -> None:
@@ -158,6 +159,8 @@ class ReplayServer:
         )
         if stream is not None:
             return self._action(stream, actual)
+        if self._orphans:
+            return self._orphan(actual)
         exchanges = self.cassette.exchanges
         if self.rewind and self._cursor >= len(exchanges):
             self._cursor = 0
@@ -181,6 +184,19 @@ class ReplayServer:
         if "frames" in response:
             return await self._stream(request, number, exchange)
         return _answer(response)
+
+    def _orphan(self, actual: dict[str, Any]) -> web.Response:
+        """A request recorded during a stream whose client has left by now."""
+        expected = self._orphans[0]
+        if not cs.same_request(expected["request"], actual):
+            return self._mismatch(
+                "llmrix cassette mismatch: the client left a stream, then sent another"
+                " request than the recorded one",
+                expected["request"],
+                actual,
+            )
+        self._orphans.pop(0)
+        return _answer(expected["response"])
 
     def _action(self, stream: _OpenStream, actual: dict[str, Any]) -> web.Response:
         expected = stream.actions[stream.next]
@@ -227,6 +243,8 @@ class ReplayServer:
             pass
         finally:
             self._open.remove(stream)
+            if stream.expecting:
+                self._orphans += stream.actions[stream.next :]
         return answer
 
     async def _await_actions(self, stream: _OpenStream, index: int, pace: _Pace) -> bool:

@@ -91,11 +91,18 @@ class FrameSplitter:
 class _Streaming:
     """An open chat stream being recorded."""
 
-    def __init__(self, conversation: str, exchange: cs.Exchange) -> None:
+    def __init__(self, request: web.Request, conversation: str, exchange: cs.Exchange) -> None:
+        self.request = request
         self.conversation = conversation
         self.exchange = exchange
         self.frames: list[dict[str, Any]] = []
         self.started = asyncio.get_running_loop().time()
+
+    @property
+    def client_gone(self) -> bool:
+        """Whether the client already closed this stream's connection."""
+        transport = self.request.transport
+        return transport is None or transport.is_closing()
 
     def offset(self) -> float:
         return round(asyncio.get_running_loop().time() - self.started, 4)
@@ -196,7 +203,14 @@ class Recorder:
         headers = self._upstream_headers(request)
         record = cs.request_record(request.method, request.raw_path, request.headers.items(), body)
         conversation = cs.action_conversation(record["path"])
-        streaming = next((s for s in reversed(self._open) if s.conversation == conversation), None)
+        streaming = next(
+            (
+                s
+                for s in reversed(self._open)
+                if s.conversation == conversation and not s.client_gone
+            ),
+            None,
+        )
         exchange: cs.Exchange = {"request": record}
         if streaming is not None:
             action = {"at": len(streaming.frames), "t": streaming.offset(), **exchange}
@@ -231,7 +245,7 @@ class Recorder:
         status: dict[str, Any],
     ) -> web.StreamResponse:
         conversation = cs.chat_conversation(exchange["request"]["path"]) or ""
-        streaming = _Streaming(conversation, exchange)
+        streaming = _Streaming(request, conversation, exchange)
         exchange["response"] = {**status, "frames": streaming.frames, "end": "eof"}
         answer = web.StreamResponse(status=upstream.status, headers=status["headers"])
         answer.headers["Cache-Control"] = "no-cache"
