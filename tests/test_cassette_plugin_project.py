@@ -38,7 +38,15 @@ async def test_async_turn_with_an_approval(llmrix_client):
     assert "dangerous_action" in text
 
 
-@pytest.mark.llmrix_cassette("sync-turn")
+def hide_title(exchange):
+    for part in (exchange["request"], exchange.get("response", {})):
+        body = part.get("json")
+        if isinstance(body, dict) and body.get("title") == "fresh sync":
+            body["title"] = "<title>"
+    return exchange
+
+
+@pytest.mark.llmrix_cassette("sync-turn", redact=hide_title)
 def test_sync_turn(llmrix_sync_client):
     conversation = llmrix_sync_client.conversations.create("fresh sync")
     chat = llmrix_sync_client.chat(conversation.id)
@@ -104,6 +112,8 @@ async def test_a_fresh_project_records_then_replays(tmp_path: Path) -> None:
     for cassette in cassettes.iterdir():
         text = cassette.read_text()
         assert KEY not in text and "uthorization" not in text
+        assert "fresh sync" not in text
+    assert '"title": "<title>"' in (cassettes / "sync-turn.jsonl").read_text()
 
     code, out = await run_pytest(tmp_path)
     assert code == 0, out
