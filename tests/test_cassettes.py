@@ -256,14 +256,14 @@ async def test_timed_replay_keeps_the_recorded_pauses(cassette: Path) -> None:
             return await client.chat(conversation.id).complete_text("go")
 
     async with DevServer() as dev, Recorder(dev.base_url) as recorder:
-        dev.play(Script().text("before ").delay(1.0).text("after"))
+        dev.play(Script().text("before ").delay(1.5).text("after"))
         assert await run(recorder.base_url) == "before after"
     recorder.save(cassette)
     async with ReplayServer(cassette) as replay:
-        assert await run(replay.base_url, idle=0.3) == "before after"
+        assert await run(replay.base_url, idle=0.6) == "before after"
     async with ReplayServer(cassette, speed=1.0) as replay:
         with pytest.raises(APITimeoutError):
-            await run(replay.base_url, idle=0.3)
+            await run(replay.base_url, idle=0.6)
     with pytest.raises(ValueError, match="speed must be positive"):
         ReplayServer(cassette, speed=0)
 

@@ -24,6 +24,7 @@ from ..devserver._host import AppHost, base_url_of
 
 __all__ = ["Recorder"]
 
+_CONNECT_TIMEOUT = 30.0
 _HOP_HEADERS = frozenset(
     {
         "host",
@@ -160,7 +161,9 @@ class Recorder:
         """Start the proxy."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._session = aiohttp.ClientSession(auto_decompress=False)
+        # No total timeout: a stream may wait on a human decision for as long as it takes.
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=_CONNECT_TIMEOUT)
+        self._session = aiohttp.ClientSession(auto_decompress=False, timeout=timeout)
         try:
             await self._host.start(app)
         except BaseException:
