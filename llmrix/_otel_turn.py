@@ -16,6 +16,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
@@ -181,7 +182,7 @@ class Turn:
             await self._stop()
             return
         call.span.add_event(n.EVENT_STOP)
-        with trace.use_span(call.span, end_on_exit=False):
+        with _current(call.span):
             await self._stop()
 
     async def decide(self, decisions: Sequence[HitlDecision]) -> None:
@@ -191,7 +192,7 @@ class Turn:
             await self._decide(decisions)
             return
         call.decided(decisions)
-        with trace.use_span(call.span, end_on_exit=False):
+        with _current(call.span):
             await self._decide(decisions)
 
 
@@ -484,6 +485,13 @@ _HANDLERS: dict[type, Callable[[_Call, Any], None]] = {
 }
 
 _encoder = msgspec.json.Encoder()
+
+
+def _current(span: Span) -> AbstractContextManager[Span]:
+    """``span`` current for a request of its turn (a failure there is not the run's)."""
+    return trace.use_span(
+        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+    )
 
 
 def _json(value: object) -> str:

@@ -24,6 +24,7 @@ from llmrix import (
     HitlDecision,
     LlmrixClient,
     StreamError,
+    UnprocessableEntityError,
 )
 from llmrix.devserver import DevServer
 from llmrix.sync import LlmrixClient as SyncClient
@@ -203,6 +204,21 @@ async def test_an_interrupt_and_its_decision_are_events_on_the_turn_span(
     [point] = [p for p in otel.points("llmrix.hitl.interrupts")]
     assert point.value == 1
     assert point.attributes["llmrix.hitl.action_name"] == "dangerous_action"
+
+
+async def test_a_refused_decision_leaves_the_turn_span_as_it_was(
+    otel: Otel, traced: Callable[..., LlmrixClient]
+) -> None:
+    client = traced()
+    async with client.chat(await new_conversation(client)).stream("two /hitl 2") as stream:
+        async for _ in stream:
+            if stream.interrupt is not None:
+                with pytest.raises(UnprocessableEntityError):
+                    await stream.decide([HitlDecision(decision="approve")])
+                await stream.decide([HitlDecision(decision="approve")] * 2)
+    assert outcome(otel) == ("finished", None, StatusCode.UNSET)
+    [turn] = otel.turns()
+    assert len(events(turn, "llmrix.hitl.decision")) == 3
 
 
 def pausing_app() -> web.Application:
