@@ -125,6 +125,12 @@ SCRIPTS: dict[str, list[dict[str, Any] | bytes]] = {
 EXTRA_SCRIPTS: dict[str, list[dict[str, Any] | bytes]] = {
     "no_start": [ev("messages", "message_chunk", content="Hi", id="m1"), RUN_END],
     "no_interrupt_id": [RUN_START, ev("hitl", "hitl_interrupt")],
+    "no_ids": [
+        ev("messages", "message_chunk", content="a"),
+        ev("tools", "tool_start", name="t"),
+        ev("messages", "message_chunk", content="b"),
+        RUN_END,
+    ],
 }
 
 
