@@ -176,6 +176,18 @@ class UpstreamApp:
         return web.Response(status=204)
 
 
+async def relayed(base_url: str, script: str, protocol: str) -> bytes:
+    """The relay's whole body for one upstream script."""
+    async with LlmrixClient(base_url) as client:
+        client.register_event(AuditEvent)
+        async with client.chat(script).stream("hi") as stream:
+            if protocol == "agui":
+                body = ui.agui(stream, keepalive=None)
+            else:
+                body = ui.vercel(stream, message_id="msg-1", keepalive=None)
+            return b"".join([chunk async for chunk in body])
+
+
 def sse_data(raw: bytes) -> list[Any]:
     """The ``data:`` payloads of an SSE body, JSON-decoded (``[DONE]`` kept as text)."""
     out: list[Any] = []

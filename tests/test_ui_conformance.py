@@ -20,10 +20,9 @@ from typing import Any
 
 import pytest
 from _support import ServeApp
-from _ui_support import SCRIPTS, UpstreamApp, sse_data
+from _ui_support import SCRIPTS, UpstreamApp, relayed, sse_data
 from ag_ui import core as ag_ui_core
 from pydantic import BaseModel, TypeAdapter
-from test_ui_golden import relayed
 
 from llmrix import HitlDecision
 from llmrix.ui import vercel_decisions
