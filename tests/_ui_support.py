@@ -216,12 +216,7 @@ def relay_app(client: LlmrixClient, **options: Any) -> web.Application:
             chat = client.chat(run_input["threadId"])
             async with chat.stream(message, hitl_decisions=decisions) as stream:
                 return await ui.respond(
-                    request,
-                    stream,
-                    protocol="agui",
-                    thread_id=run_input["threadId"],
-                    run_id=run_input["runId"],
-                    **options,
+                    request, stream, protocol="agui", run_input=run_input, **options
                 )
         finally:
             app[HANDLED].set()
@@ -237,11 +232,7 @@ def relay_app(client: LlmrixClient, **options: Any) -> web.Application:
             chat = client.chat(chat_request["id"])
             async with chat.stream(message, hitl_decisions=decisions) as stream:
                 return await ui.respond(
-                    request,
-                    stream,
-                    protocol="vercel",
-                    message_id=last["id"] if decisions else None,
-                    **options,
+                    request, stream, protocol="vercel", messages=messages, **options
                 )
         finally:
             app[HANDLED].set()

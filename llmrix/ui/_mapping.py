@@ -30,10 +30,12 @@ from ..events import (
     ToolStartEvent,
     UnknownEvent,
 )
+from ..models import HitlDecision
 from ._ids import approval_id
 
 __all__ = [
     "Approval",
+    "ApprovalAnswered",
     "ApprovalsRequested",
     "Passthrough",
     "RunCancelled",
@@ -132,6 +134,13 @@ class ApprovalsRequested(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     approvals: list[Approval]
 
 
+class ApprovalAnswered(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The browser's answer to an approval of the paused run (opens the resumed run)."""
+
+    approval_id: str
+    decision: HitlDecision
+
+
 class RunFinished(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The run completed."""
 
@@ -171,6 +180,7 @@ UiEvent = (
     | SubagentStarted
     | SubagentEnded
     | ApprovalsRequested
+    | ApprovalAnswered
     | RunFinished
     | RunCancelled
     | RunFailed
