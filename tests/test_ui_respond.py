@@ -213,6 +213,18 @@ async def test_bad_relay_options(serve: ServeApp, options: dict[str, Any], messa
             ui.vercel(stream, **options)
 
 
+async def test_bad_answers_given_to_the_encoders_fail_at_once(serve: ServeApp) -> None:
+    base_url = await serve(UpstreamApp().build())
+    async with LlmrixClient(base_url) as client, client.chat("primary").stream("hi") as stream:
+        with pytest.raises(ValueError, match=r"resume\[0\]: Object missing required field"):
+            ui.agui(stream, run_input={"threadId": "t", "runId": "r", "resume": [{}]})
+        assistant = {"id": "a1", "role": "assistant", "parts": []}
+        with pytest.raises(ValueError, match="answers no approval"):
+            ui.vercel(stream, messages=[assistant])
+        events = sse_data(b"".join([c async for c in ui.vercel(stream, messages=[])]))
+    assert events[0] == {"type": "start"}
+
+
 async def test_respond_refuses_an_unknown_protocol(serve: ServeApp) -> None:
     seen: list[str] = []
 
