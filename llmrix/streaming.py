@@ -366,12 +366,7 @@ class ChatStream:
                 await batches.__anext__()
             except StopAsyncIteration:
                 break
-        snapshot = self.snapshot
-        if snapshot.error is not None:
-            raise StreamError(snapshot.error.message or "the run failed", event=snapshot.error)
-        if self.interrupt is not None:
-            raise RunPausedError(self.interrupt)
-        return snapshot
+        return settled(self.snapshot, self.interrupt)
 
     async def final_text(self) -> str:
         """Read to the end and return the assistant's whole text (see `until_done`).
@@ -382,6 +377,15 @@ class ChatStream:
         if not self._updater.snapshot.keeps_text:
             raise RuntimeError("final_text() needs the stream's text: open it with keep_text=True")
         return (await self.until_done()).text
+
+
+def settled(snapshot: RunSnapshot, interrupt: HitlInterruptEvent | None) -> RunSnapshot:
+    """``until_done()``'s verdict on a run read as far as it goes: the snapshot, or why not."""
+    if snapshot.error is not None:
+        raise StreamError(snapshot.error.message or "the run failed", event=snapshot.error)
+    if interrupt is not None:
+        raise RunPausedError(interrupt)
+    return snapshot
 
 
 class EventBatches:
