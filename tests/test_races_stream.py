@@ -17,8 +17,8 @@ from llmrix import (
     LlmrixClient,
     LlmrixError,
     StreamError,
+    Turn,
 )
-from llmrix.streaming import Turn
 
 CHAT = "/api/open/v1/conversations/{id}/chat"
 RUN_START = frame({"type": "run_start", "run_id": "r1"})

@@ -157,7 +157,7 @@ def test_every_call_and_stream_of_a_closed_client_raises_client_closed(
     unopened = chat.stream("hi")
     client.close()
     calls = {
-        "next": lambda: next(stream),
+        "read on": lambda: list(stream),
         "get": lambda: client.conversations.get(conversation.id),
         "list": client.conversations.list,
         "iter": lambda: list(client.conversations.iter()),
@@ -169,10 +169,12 @@ def test_every_call_and_stream_of_a_closed_client_raises_client_closed(
         "stream decide": lambda: stream.decide([HitlDecision.approve()]),
         "cron": client.cron.list,
     }
+    raised = {}
     for name, call in calls.items():
-        with pytest.raises(ClientClosedError):
+        with pytest.raises(ClientClosedError) as info:
             call()
-        assert name
+        raised[name] = type(info.value)
+    assert raised == dict.fromkeys(calls, ClientClosedError)
     stream.close()
 
 
