@@ -29,9 +29,10 @@ Connect: TypeAlias = "Callable[[ChatRequest], Awaitable[EventSource]]"
 class Turn(enum.Enum):
     """Where a `ChatStream`'s turn stands; the stream checks it in one place.
 
-    ``NEW`` (not entered) → ``OPENING`` (request in flight) → ``OPEN``
-    (events flow) → ``ENDED`` (a terminal event, a failure or a cut-off) or
-    ``PAUSED`` (the server ended the stream at an interrupt). ``DECIDING``
+    ``NEW`` (not entered; again if the request failed) → ``OPENING`` (request
+    in flight) → ``OPEN`` (events flow) → ``ENDED`` (a terminal event, a
+    failure or a cut-off) or ``PAUSED`` (the server ended the stream at an
+    interrupt). ``DECIDING``
     lasts while ``decide()`` runs; ``CLOSED`` (``aclose()``, leaving the
     ``async with``) wins over every other state, from any task.
     """
@@ -142,7 +143,7 @@ class ChatStream:
             source = await self._connect(self._request)
         except BaseException:
             if self._state is Turn.OPENING:
-                self._state = Turn.ENDED
+                self._state = Turn.NEW
             raise
         self._source = source
         if self._state is _CLOSED:

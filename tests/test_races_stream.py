@@ -159,3 +159,28 @@ async def test_a_close_during_the_pause_grace_wait_sends_nothing(
     assert server.decides == []
     assert stream.snapshot.status == "paused"
     assert acquired(client) == 0
+
+
+async def test_a_stream_whose_request_failed_can_be_entered_again(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    answers = [web.json_response({"message": "busy"}, status=409)]
+    server = Recorder(pause_at_interrupt=True)
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        if answers:
+            await request.read()
+            return answers.pop()
+        return await server.chat(request)
+
+    app = web.Application()
+    app.router.add_post(CHAT, chat)
+    client = make_client(await serve(app))
+    stream = client.chat("c").stream("hi")
+    with pytest.raises(LlmrixError):
+        await stream.__aenter__()
+    assert stream.state is Turn.NEW
+    async with stream:
+        assert [event.type async for event in stream][-1] == "hitl_interrupt"
+    assert stream.state is Turn.CLOSED
+    assert acquired(client) == 0
