@@ -125,6 +125,28 @@ async def test_each_action_of_an_interrupt_gets_its_own_question(terminal: Start
     assert await term.wait(timeout=10) == 0
 
 
+async def test_two_actions_in_the_primary_shape_are_asked_one_after_the_other(
+    terminal: Start, server: DevServer
+) -> None:
+    term = terminal()
+    end = await term.expect("> ")
+    term.send("Tidy up /hitl 2\r")
+    end = await term.expect('dangerous_action {"target": "Tidy up #1"}', after=end)
+    end = await term.expect("Approve? [y/n] ", after=end)
+    term.send("y\r")
+    end = await term.expect('dangerous_action {"target": "Tidy up #2"}', after=end)
+    end = await term.expect("Approve? [y/n] ", after=end)
+    term.send("n\r")
+    end = await term.expect("Reason (optional): ", after=end)
+    term.send("not now\r")
+    end = await term.expect('on "Tidy up #1" was approved and ran.', after=end)
+    await term.expect('on "Tidy up #2" was rejected: not now.', after=end)
+    term.send("\x04")
+    assert await term.wait(timeout=10) == 0
+    assert "422" not in term.output
+    assert server.live_streams == 0
+
+
 async def test_colour_on_a_terminal_and_none_with_no_color(terminal: Start) -> None:
     coloured = terminal("Find cats /tool web_search /tool_error broken")
     plain = terminal("Find cats /tool web_search /tool_error broken", env={"NO_COLOR": "1"})

@@ -430,6 +430,22 @@ async def test_every_decision_reaches_the_run(llmrix_client: LlmrixClient) -> No
     assert 'on "sweep #2" was rejected: no.' in reply
 
 
+@pytest.mark.parametrize("shape", ["", " /ts"])
+async def test_event_requests_lists_exactly_the_decisions_to_send(
+    llmrix_client: LlmrixClient, shape: str
+) -> None:
+    conversation = await llmrix_client.conversations.create("t")
+    asked: list[int] = []
+    async with llmrix_client.chat(conversation.id).stream(f"sweep /hitl 2{shape}") as stream:
+        async for event in stream:
+            if isinstance(event, HitlInterruptEvent):
+                asked.append(len(event.requests))
+                await stream.decide([HitlDecision.approve() for _ in event.requests])
+    assert asked == ([2] if shape else [1, 1])
+    history = [m async for m in llmrix_client.conversations.iter_messages(conversation.id)]
+    assert 'on "sweep #2" was approved and ran.' in (history[-1].content or "")
+
+
 @pytest.mark.parametrize(
     ("mode", "status", "error"),
     [("forbidden", 403, AuthenticationError), ("unconfigured", 503, InternalServerError)],
