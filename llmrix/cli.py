@@ -61,7 +61,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send conversation and message seq cursors as strings",
     )
-    serve.add_argument("--heartbeat-interval", type=float, default=15.0, metavar="SECONDS")
+    serve.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="send a keep-alive after this long without output (default: %(default)s)",
+    )
+    serve.add_argument("--quiet", action="store_true", help="do not print a line for each request")
     serve.add_argument(
         "--faults",
         default="",
@@ -123,6 +130,7 @@ def _serve_command(args: argparse.Namespace) -> int:
             heartbeat_interval=args.heartbeat_interval,
             auth_mode=args.auth_mode,
             string_seq=args.string_seq,
+            quiet=args.quiet,
             **dataclasses.asdict(faults),
         )
     except OSError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,13 @@ from aiohttp import web
 from llmrix import LlmrixClient
 
 ServeApp = Callable[[web.Application], Awaitable[str]]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def acquired(client: LlmrixClient) -> int:

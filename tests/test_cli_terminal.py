@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from llmrix import LlmrixClient
 from llmrix.devserver import DevServer
 
 if sys.platform == "win32":
     pytest.skip("needs a POSIX pty", allow_module_level=True)
 
+from _support import free_port
 from _terminal import Terminal
 
 Start = Callable[..., Terminal]
@@ -169,3 +171,37 @@ async def test_approval_on_a_server_that_ends_the_stream_at_the_interrupt() -> N
             await term.expect("The dangerous_action was approved and ran.", after=end, timeout=3)
         finally:
             term.close()
+
+
+async def test_serve_prints_the_base_url_to_copy_and_a_line_per_request() -> None:
+    term = Terminal("serve", "--port", str(free_port()))
+    try:
+        end = await term.expect("base_url: ")
+        await term.expect("\n", after=end)
+        base_url = term.output[end:].split()[0]
+        for given in (base_url, base_url + "/api/open/v1", base_url + "/api/open/v1/"):
+            async with LlmrixClient(given) as client:
+                assert client.base_url == base_url
+                await client.conversations.create("copied")
+        end = await term.expect("POST /api/open/v1/conversations 200 ", after=end)
+        await term.expect(" ms", after=end)
+        assert term.output.count("POST /api/open/v1/conversations 200") == 3
+        term.send("\x03")
+        assert await term.wait(timeout=10) == 0
+    finally:
+        term.close()
+
+
+async def test_serve_quiet_prints_no_request_lines() -> None:
+    term = Terminal("serve", "--quiet", "--port", str(free_port()))
+    try:
+        end = await term.expect("base_url: ")
+        await term.expect("\n", after=end)
+        async with LlmrixClient(term.output[end:].split()[0]) as client:
+            await client.conversations.create("quiet")
+            await client.conversations.list()
+        term.send("\x03")
+        assert await term.wait(timeout=10) == 0
+        assert "/api/open/v1" not in term.output
+    finally:
+        term.close()

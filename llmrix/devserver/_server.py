@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ._access import REQUEST_LOGGER, RequestLine, print_requests
 from ._app import DevApi, RecordedRequest
 from ._models import Conversation
 from ._options import AuthMode, FaultOptions, Settings
@@ -140,7 +141,8 @@ class DevServer:
             self._api.build(),
             handler_cancellation=True,
             shutdown_timeout=self._shutdown_timeout,
-            access_log=None,
+            access_log_class=RequestLine,
+            access_log=REQUEST_LOGGER,
         )
         try:
             await runner.setup()
@@ -181,11 +183,17 @@ class DevServer:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8899, api_key: str | None = None, **options: Any
+    host: str = "127.0.0.1",
+    port: int = 8899,
+    api_key: str | None = None,
+    *,
+    quiet: bool = False,
+    **options: Any,
 ) -> None:
     """Run a dev server in the foreground until Ctrl-C (SIGINT) or SIGTERM.
 
-    ``options`` are ``DevServer`` keywords.
+    Prints the ``base_url`` to give the client, then one line per request unless
+    ``quiet``. ``options`` are ``DevServer`` keywords.
     """
 
     async def main() -> None:
@@ -197,7 +205,9 @@ def serve(
                 with contextlib.suppress(NotImplementedError, AttributeError, RuntimeError):
                     asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
         async with DevServer(host, port, api_key, **options) as server:
-            print(f"llmrix dev server listening on {server.base_url}/api/open/v1", flush=True)
+            print(f"llmrix dev server running; base_url: {server.base_url}", flush=True)
+            if not quiet:
+                print_requests()
             await server.serve_forever()
 
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
