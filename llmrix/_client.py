@@ -11,6 +11,7 @@ from ._logs import setup_from_env
 from ._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from ._pool import SessionPool
 from ._retry import RetryPolicy
+from ._suggest import checked_keywords
 from ._transport import Transport
 from .events import Event
 from .resources import Agents, Chat, Conversations, Cron
@@ -57,6 +58,7 @@ class LlmrixClient:
     agents: Agents
     """Agents and team mates (cloud deployments)."""
 
+    @checked_keywords("LlmrixClient option")
     def __init__(
         self,
         base_url: str | None = None,

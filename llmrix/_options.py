@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 from yarl import URL
 
 from ._retry import RetryPolicy
+from ._suggest import unknown_names_error
 from ._urls import parse_base_url
 from ._version import __version__
 from .sse import DEFAULT_MAX_FRAME_BYTES
@@ -53,7 +54,7 @@ def check_request_options(options: Mapping[str, object]) -> None:
     """Raise ``TypeError``/``ValueError`` for an unknown or ill-typed per-call option."""
     unknown = set(options) - set(RequestOptions.__annotations__)
     if unknown:
-        raise TypeError(f"unknown per-call option(s): {', '.join(sorted(unknown))}")
+        raise unknown_names_error("per-call option", unknown, RequestOptions.__annotations__)
     for name in ("extra_headers", "extra_query"):
         value = options.get(name)
         if value is not None and not (
@@ -156,7 +157,7 @@ class ClientOptions:
         """A copy with ``changes`` (`OptionChanges` keys); headers are merged."""
         unknown = set(changes) - set(OptionChanges.__annotations__)
         if unknown:
-            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+            raise unknown_names_error("option", unknown, OptionChanges.__annotations__)
         if "max_retries" in changes:
             retry = changes.pop("retry", self.retry)
             if not isinstance(retry, RetryPolicy):

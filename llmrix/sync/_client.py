@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .. import _client as aio
 from .._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from .._retry import RetryPolicy
+from .._suggest import checked_keywords
 from ..events import Event
 from ..sse import DEFAULT_MAX_FRAME_BYTES
 from ._portal import Portal
@@ -37,6 +38,7 @@ class LlmrixClient:
     agents: Agents
     """Agents and team mates (cloud deployments)."""
 
+    @checked_keywords("LlmrixClient option")
     def __init__(
         self,
         base_url: str | None = None,
