@@ -29,6 +29,7 @@ class OptionChanges(TypedDict, total=False):
     timeout: float | None
     connect_timeout: float | None
     stream_idle_timeout: float | None
+    undecided_warning: float | None
     max_retries: int
     retry: RetryPolicy
     max_frame_bytes: int
@@ -104,6 +105,8 @@ class ClientOptions:
     connecting, sending, reading the answer) and the opening of a stream (up to
     its headers). ``connect_timeout`` bounds establishing one socket.
     ``stream_idle_timeout`` bounds each wait for stream bytes.
+    ``undecided_warning``: seconds a stream may wait at an unanswered interrupt
+    before one warning is logged (``None``: never).
     """
 
     base_url: URL = field(repr=False)
@@ -111,6 +114,7 @@ class ClientOptions:
     timeout: float | None = 60.0
     connect_timeout: float | None = 10.0
     stream_idle_timeout: float | None = 60.0
+    undecided_warning: float | None = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
@@ -127,7 +131,7 @@ class ClientOptions:
         object.__setattr__(self, "api_key", _clean_api_key(self.api_key))
         if self.api_key and (self.base_url.user or self.base_url.password):
             raise ValueError("give either api_key or credentials in base_url, not both")
-        for name in ("timeout", "connect_timeout", "stream_idle_timeout"):
+        for name in ("timeout", "connect_timeout", "stream_idle_timeout", "undecided_warning"):
             check_timeout(name, getattr(self, name))
         _check_count("max_frame_bytes", self.max_frame_bytes, 1)
         _check_count("max_response_bytes", self.max_response_bytes, 1)

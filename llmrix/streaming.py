@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
+from ._undecided import warn_if_undecided
 from .errors import LlmrixError, RunPausedError, StreamError
 from .events import HitlInterruptEvent, MessageChunkEvent, StreamEvent
 from .models import ChatRequest, HitlDecision
@@ -52,8 +53,10 @@ class ChatStream:
         stop: Callable[[], Awaitable[None]],
         decide: Callable[[Sequence[HitlDecision]], Awaitable[None]],
         keep_text: bool = True,
+        undecided_warning: float | None = None,
     ) -> None:
         self._request = request
+        self._undecided_warning = undecided_warning
         self._connect = connect
         self._stop = stop
         self._decide = decide
@@ -200,6 +203,12 @@ class ChatStream:
         source = self._source
         if source is None:
             raise RuntimeError("use the ChatStream inside 'async with' before iterating it")
+        last = self._last_decoded
+        watch = (
+            warn_if_undecided(last, self._undecided_warning)
+            if type(last) is HitlInterruptEvent
+            else None
+        )
         try:
             events = await source.next_batch()
         except BaseException as exc:
@@ -208,6 +217,9 @@ class ChatStream:
                 self._updater.cut_off()
             source.close()
             raise
+        finally:
+            if watch is not None:
+                watch.cancel()
         if events:
             self._last_decoded = events[-1]
             return events

@@ -127,7 +127,12 @@ class Chat:
         check_request_options(options)
         connect = functools.partial(self._connect, idle_timeout=stream_idle_timeout, call=options)
         return ChatStream(
-            request, connect=connect, stop=self.stop, decide=self.decide, keep_text=keep_text
+            request,
+            connect=connect,
+            stop=self.stop,
+            decide=self.decide,
+            keep_text=keep_text,
+            undecided_warning=self._transport.options.undecided_warning,
         )
 
     async def _connect(
