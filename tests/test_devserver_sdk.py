@@ -458,3 +458,21 @@ async def test_auth_modes_map_to_errors(mode: Any, status: int, error: type[APIE
         with pytest.raises(error) as info:
             await client.conversations.create("t")
         assert info.value.status_code == status
+
+
+async def test_every_create_takes_its_fields_by_keyword_or_the_first_by_position(
+    llmrix_client: LlmrixClient,
+) -> None:
+    by_keyword = (
+        await llmrix_client.conversations.create(title="kw"),
+        await llmrix_client.agents.create(name="kw"),
+        await llmrix_client.cron.create(name="kw", prompt="p", schedule_expr="0 9 * * *"),
+    )
+    by_position = (
+        await llmrix_client.conversations.create("pos"),
+        await llmrix_client.agents.create("pos"),
+        await llmrix_client.cron.create("pos", prompt="p", schedule_expr="0 9 * * *"),
+    )
+    assert [c.title for c in (by_keyword[0], by_position[0])] == ["kw", "pos"]
+    assert [a.name for a in (by_keyword[1], by_position[1])] == ["kw", "pos"]
+    assert [t.name for t in (by_keyword[2], by_position[2])] == ["kw", "pos"]
