@@ -33,7 +33,13 @@ from collections.abc import MutableSequence
 from .decoding import DEFAULT_DECODER, EventDecoder
 from .errors import StreamError
 from .events import StreamEvent
-from .sse import DEFAULT_MAX_FRAME_BYTES, SSEDecoder, data_payloads, frame_spans
+from .sse import (
+    DEFAULT_MAX_FRAME_BYTES,
+    SSEDecoder,
+    data_payloads,
+    drop_comment_lines,
+    frame_spans,
+)
 
 __all__ = ["ChunkDecoder"]
 
@@ -184,7 +190,11 @@ class ChunkDecoder:
         self._tail.append(piece)
         self._tail_size += len(piece)
         if self._tail_size > self._max:
-            raise StreamError(f"SSE frame exceeds max_frame_bytes ({self._max} bytes)")
+            kept = drop_comment_lines(b"".join(self._tail))
+            self._tail = [kept] if kept else []
+            self._tail_size = len(kept)
+            if self._tail_size > self._max:
+                raise StreamError(f"SSE frame exceeds max_frame_bytes ({self._max} bytes)")
 
     def _after_bom(self, chunk: bytes) -> bytes:
         """``chunk`` without the stream's leading BOM (which may arrive split)."""

@@ -29,6 +29,7 @@ __all__ = [
     "ServerSentEvent",
     "Span",
     "data_payloads",
+    "drop_comment_lines",
     "frame_spans",
 ]
 
@@ -170,7 +171,10 @@ class SSEDecoder:
         self._tail.append(piece)
         self._tail_size += len(piece)
         if self._tail_size + self._data_size > self._max:
-            raise StreamError(f"SSE frame exceeds max_frame_bytes ({self._max} bytes)")
+            if self._tail[0][:1] != b":":
+                raise StreamError(f"SSE frame exceeds max_frame_bytes ({self._max} bytes)")
+            self._tail = [b":"]
+            self._tail_size = 1
 
     def _process(self, lines: list[bytes]) -> list[RawFrame]:
         frames: list[RawFrame] = []
@@ -216,6 +220,19 @@ class SSEDecoder:
             )
             for (event, data), (last_id, retry) in zip(frames, meta, strict=True)
         ]
+
+
+def drop_comment_lines(text: bytes) -> bytes:
+    """``text`` (LF line ends, starting at a line start) without its comment lines.
+
+    Comments are ignored, so they are never kept: an unfinished comment line at
+    the end shrinks to ``b":"``, which still marks the rest of that line as one.
+    """
+    lines = text.split(b"\n")
+    last = lines.pop()
+    kept = [line for line in lines if line[:1] != b":"]
+    kept.append(b":" if last[:1] == b":" else last)
+    return b"\n".join(kept)
 
 
 class Span(NamedTuple):
