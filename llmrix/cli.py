@@ -35,6 +35,8 @@ from .resources import Chat
 __all__ = ["main"]
 
 EXIT_INTERRUPTED = 130
+HISTORY_WIDTH = 70
+"""Characters of each message the demo shows in the history."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -201,6 +203,11 @@ class _Printer:
                 self.line(s.notice(f"  {g['stop']} cancelled: {event.why}"))
 
 
+def _clip(text: str, width: int, more: str) -> str:
+    """``text`` cut to ``width`` characters, the cut marked with ``more``."""
+    return text if len(text) <= width else text[: width - len(more)] + more
+
+
 def _actions(event: HitlInterruptEvent) -> list[tuple[str, Any, str]]:
     """The actions an interrupt asks about, whichever wire shape it came in."""
     return [(r.name, r.args, r.description) for r in event.requests]
@@ -256,7 +263,8 @@ async def _demo(out: TextIO) -> int:
         async for message in client.conversations.iter_messages(conversation.id):
             content = (message.content or "").replace("\n", " ")
             tools = ", ".join(call.name for call in message.tool_calls or [])
-            show.line(f"  {message.role:>9}: {content[:70]}" + (f" [{tools}]" if tools else ""))
+            shown = _clip(content, HISTORY_WIDTH, show.style.glyphs["more"])
+            show.line(f"  {message.role:>9}: {shown}" + (f" [{tools}]" if tools else ""))
         show.line("\nDone. Run `llmrix serve` to keep a dev server up for your own code.")
     return 0
 

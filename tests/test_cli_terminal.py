@@ -205,3 +205,28 @@ async def test_serve_quiet_prints_no_request_lines() -> None:
         assert "/api/open/v1" not in term.output
     finally:
         term.close()
+
+
+async def test_the_demo_marks_history_lines_it_cuts() -> None:
+    term = Terminal("demo")
+    try:
+        assert await term.wait(timeout=60) == 0
+    finally:
+        term.close()
+    history = term.output.split("The conversation's history:")[1].split("\nDone.")[0]
+    cut = [line for line in history.splitlines() if "was approve" in line]
+    assert cut == [
+        '  assistant: You said: "Delete old backups /hitl" The dangerous_action was approve…'
+    ]
+    assert not any(line.endswith("approved") for line in history.splitlines())
+
+
+async def test_a_refused_http_connection_does_not_mention_tls() -> None:
+    term = Terminal("chat", "hello", "--base-url", f"http://127.0.0.1:{free_port()}")
+    try:
+        assert await term.wait(timeout=30) == 1
+    finally:
+        term.close()
+    assert "cannot connect to 127.0.0.1:" in term.output
+    assert "Connection refused" in term.output
+    assert "ssl" not in term.output
