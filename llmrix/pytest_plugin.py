@@ -29,7 +29,8 @@ from .devserver import DevServer
 
 F = TypeVar("F", bound=Callable[..., Any])
 MISSING_ASYNCIO = (
-    "llmrix's pytest fixtures are async and need pytest-asyncio: pip install 'llmrix[pytest]'"
+    "llmrix's pytest fixtures are async and need pytest-asyncio: install the pytest extra,"
+    " pip install 'llmrix[pytest]' (from a checkout of llmrix: pip install '.[pytest]')"
 )
 
 _async_fixture: Callable[[Any], Any] | None
