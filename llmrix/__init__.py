@@ -11,7 +11,8 @@ The layers, each importing only the ones below it (every module is listed):
   at an unanswered interrupt).
 * Transport, the only SDK code importing aiohttp: ``_transport``, ``_pool``,
   ``_eventsource``, ``_options``, ``_retry``, ``_urls``, ``_raw``.
-* Wire, sans-IO: ``sse``, ``chunks``, ``decoding``.
+* Wire, sans-IO: ``sse``, ``chunks``, ``decoding``, ``_buffer`` (the bytes both
+  decoders carry between reads), ``_wire`` (field prefixes, keep-alive forms).
 * Values: ``events``, ``models``, ``errors``, ``_nulls``, ``_json``, ``_logs``,
   ``_compat``, ``_version``, ``_mixed_install``.
 * ``devserver/``: the dev server, independent of the SDK.

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ._logs import setup_from_env
-from ._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
+from ._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions, OptionChanges
 from ._pool import SessionPool
 from ._retry import RetryPolicy
 from ._suggest import checked_keywords
@@ -20,9 +20,6 @@ from .sse import DEFAULT_MAX_FRAME_BYTES
 if TYPE_CHECKING:
     import aiohttp
     from typing_extensions import Unpack
-
-    from ._logs import setup_from_env
-from ._options import OptionChanges
 
 __all__ = ["LlmrixClient"]
 

@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Chat", "ChatOptions", "EventHandler"]
 
-if TYPE_CHECKING:
-    from .._eventsource import EventSource
-
 EventHandler = Callable[[StreamEvent], Awaitable[None] | None]
 """A callback for `Chat.send`: plain function or coroutine function."""
 
