@@ -3,7 +3,8 @@
 The layers, each importing only the ones below it (every module is listed):
 
 * Faces: ``cli`` (run by ``__main__``, drawn by ``_term``), ``pytest_plugin``,
-  ``sync/`` (the blocking client over the async one).
+  ``sync/`` (the blocking client over the async one), ``testing/`` (scripted runs,
+  cassettes), ``ui/`` (a run relayed to a web page).
 * Client: ``_client`` (options, then transport, then resources), ``_suggest``
   (did-you-mean for misspelt options).
 * Resources: ``resources/``, paths and types only.
