@@ -36,6 +36,7 @@ KEEP_ALIVE_NAMES = frozenset({b"heartbeat"})
 """Event names that make a frame a keep-alive whatever its data."""
 KEEP_ALIVE_DATA = frozenset({b":ping", b'{"channel":"heartbeat","type":""}'})
 """Frame data that is a keep-alive whatever the event name (the JSON form as sent)."""
+_LONGEST = max(map(len, KEEP_ALIVE_DATA))
 KEEP_ALIVE_HEADS = frozenset(EVENT_FIELD + name for name in KEEP_ALIVE_NAMES)
 """`KEEP_ALIVE_NAMES` as whole ``event: `` lines."""
 KEEP_ALIVE_LINES = frozenset(DATA_FIELD + data for data in KEEP_ALIVE_DATA)
@@ -45,7 +46,7 @@ KEEP_ALIVE_LINES = frozenset(DATA_FIELD + data for data in KEEP_ALIVE_DATA)
 def is_keep_alive(name: bytes, data: bytes) -> bool:
     """Whether a frame is a keep-alive by its event name or data alone (empty data and
     objects on `HEARTBEAT_CHANNEL` are keep-alives too, found while decoding)."""
-    return name in KEEP_ALIVE_NAMES or data in KEEP_ALIVE_DATA
+    return name in KEEP_ALIVE_NAMES or (len(data) <= _LONGEST and data in KEEP_ALIVE_DATA)
 
 
 def drop_comment_lines(text: bytes) -> bytes:

@@ -120,6 +120,7 @@ class SSEDecoder:
 
     def _process(self, lines: list[bytes]) -> list[RawFrame]:
         frames: list[RawFrame] = []
+        comment, colon_byte = _COMMENT_BYTE, COMMENT
         for line in lines:
             if not line:
                 if self._data:
@@ -132,9 +133,9 @@ class SSEDecoder:
                     self._data_size = 0
                 self._event = b""
                 continue
-            if line[0] == _COMMENT_BYTE:
+            if line[0] == comment:
                 continue
-            name, colon, value = line.partition(COMMENT)
+            name, colon, value = line.partition(colon_byte)
             if colon and value[:1] == b" ":
                 value = value[1:]
             if name == b"data":
