@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Chat", "ChatOptions", "EventHandler"]
 
-if TYPE_CHECKING:
-    from .._eventsource import EventSource
-
 EventHandler = Callable[[StreamEvent], Awaitable[None] | None]
 """A callback for `Chat.send`: plain function or coroutine function."""
 
@@ -134,7 +131,14 @@ class Chat:
         if telemetry is not None:
             turn = telemetry.turn(self.conversation_id, connect=connect, stop=stop, decide=decide)
             connect, stop, decide = turn.connect, turn.stop, turn.decide
-        return ChatStream(request, connect=connect, stop=stop, decide=decide, keep_text=keep_text)
+        return ChatStream(
+            request,
+            connect=connect,
+            stop=stop,
+            decide=decide,
+            keep_text=keep_text,
+            undecided_warning=self._transport.options.undecided_warning,
+        )
 
     async def _connect(
         self, request: ChatRequest, *, idle_timeout: float | None, call: RequestOptions
