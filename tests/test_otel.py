@@ -206,19 +206,50 @@ async def test_an_interrupt_and_its_decision_are_events_on_the_turn_span(
     assert point.attributes["llmrix.hitl.action_name"] == "dangerous_action"
 
 
+def refusing_app() -> web.Application:
+    """Holds the stream at an interrupt; refuses the first decision, takes the second."""
+    decided = asyncio.Event()
+    calls: list[int] = []
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(
+            frame({"channel": "hitl", "type": "hitl_interrupt", "id": "h1", "action_name": "rm"})
+        )
+        await decided.wait()
+        await response.write(frame({"channel": "lifecycle", "type": "run_end", "run_id": "r1"}))
+        return response
+
+    async def decide(request: web.Request) -> web.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            return web.json_response({"message": "not now"}, status=422)
+        decided.set()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post(CHAT, chat)
+    app.router.add_post(CHAT + "/hitl/decide", decide)
+    return app
+
+
 async def test_a_refused_decision_leaves_the_turn_span_as_it_was(
-    otel: Otel, traced: Callable[..., LlmrixClient]
+    otel: Otel, serve: ServeApp, make_client: Callable[..., LlmrixClient]
 ) -> None:
-    client = traced()
-    async with client.chat(await new_conversation(client)).stream("two /hitl 2") as stream:
+    client = make_client(await serve(refusing_app()), **otel.options)
+    async with client.chat("c1").stream("go") as stream:
         async for _ in stream:
             if stream.interrupt is not None:
                 with pytest.raises(UnprocessableEntityError):
                     await stream.decide([HitlDecision(decision="approve")])
-                await stream.decide([HitlDecision(decision="approve")] * 2)
+                await stream.decide([HitlDecision(decision="reject")])
     assert outcome(otel) == ("finished", None, StatusCode.UNSET)
     [turn] = otel.turns()
-    assert len(events(turn, "llmrix.hitl.decision")) == 3
+    assert [e["llmrix.hitl.decision"] for e in events(turn, "llmrix.hitl.decision")] == [
+        "approve",
+        "reject",
+    ]
 
 
 def pausing_app() -> web.Application:
