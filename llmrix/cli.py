@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ._client import LlmrixClient
+from ._loop import run as run_loop
 from ._term import LineReader, Style
 from ._version import __version__
 from .errors import LlmrixError
@@ -98,8 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve_command(args)
         if args.command == "demo":
-            return asyncio.run(_demo(sys.stdout))
-        return asyncio.run(_ChatSession(args).run())
+            return run_loop(_demo(sys.stdout))
+        return run_loop(_ChatSession(args).run())
     except (LlmrixError, ValueError, OSError) as exc:
         print(f"llmrix: error: {exc}", file=sys.stderr)
         return 1
@@ -123,6 +124,7 @@ def _serve_command(args: argparse.Namespace) -> int:
             heartbeat_interval=args.heartbeat_interval,
             auth_mode=args.auth_mode,
             string_seq=args.string_seq,
+            runner=run_loop,
             **dataclasses.asdict(faults),
         )
     except OSError as exc:

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
@@ -181,11 +182,17 @@ class DevServer:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8899, api_key: str | None = None, **options: Any
+    host: str = "127.0.0.1",
+    port: int = 8899,
+    api_key: str | None = None,
+    *,
+    runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run,
+    **options: Any,
 ) -> None:
     """Run a dev server in the foreground until Ctrl-C (SIGINT) or SIGTERM.
 
-    ``options`` are ``DevServer`` keywords.
+    ``runner`` runs the server's coroutine to the end (``asyncio.run``, or one
+    that makes another kind of loop); ``options`` are ``DevServer`` keywords.
     """
 
     async def main() -> None:
@@ -201,4 +208,4 @@ def serve(
             await server.serve_forever()
 
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(main())
+        runner(main())
