@@ -99,7 +99,9 @@ async def test_the_sync_client_streams_on_either_loop(
 
         def talk() -> tuple[str, str]:
             with sync.LlmrixClient(server.base_url, event_loop=choice) as client:
-                return _kind(client._portal.core.loop), client.chat(conversation).complete_text("hi")
+                return _kind(client._portal.core.loop), client.chat(conversation).complete_text(
+                    "hi"
+                )
 
         kind, text = await asyncio.to_thread(talk)
     assert kind == _expected(choice, suite_loop)
