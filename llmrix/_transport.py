@@ -7,6 +7,7 @@ aiohttp; every foreign exception is translated here into an `LlmrixError`.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -90,6 +91,13 @@ def extract_message(text: str, status: int) -> str:
                 return value
     text = text.strip()
     return text[:500] + "..." if len(text) > 500 else text
+
+
+def _connect_failure(exc: aiohttp.ClientConnectorError) -> str:
+    """Why connecting failed, without aiohttp's ``ssl:default`` (TLS had no part in it)."""
+    error = exc.os_error
+    reason = os.strerror(error.errno) if error.errno and error.errno > 0 else error.strerror
+    return f"cannot connect to {exc.host}:{exc.port} ({reason or error})"
 
 
 class Transport:
@@ -407,7 +415,8 @@ class Transport:
                 never_sent=True,
             )
         if isinstance(exc, aiohttp.ClientConnectorError):
-            return _NoAnswer(APIConnectionError(f"{what} failed: {exc}"), never_sent=True)
+            reason = exc if isinstance(exc, aiohttp.ClientSSLError) else _connect_failure(exc)
+            return _NoAnswer(APIConnectionError(f"{what} failed: {reason}"), never_sent=True)
         if isinstance(exc, aiohttp.ClientError):
             return _NoAnswer(APIConnectionError(f"{what} failed: {exc}"), never_sent=False)
         if isinstance(exc, asyncio.TimeoutError):
