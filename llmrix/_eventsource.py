@@ -13,7 +13,8 @@ from collections.abc import Mapping
 import aiohttp
 
 from ._compat import deadline
-from ._pool import SessionPool
+from ._errormap import describe
+from ._pool import LoopPool
 from .chunks import ChunkDecoder
 from .decoding import DEFAULT_DECODER, EventDecoder
 from .errors import APITimeoutError, ClientClosedError, LlmrixError, StreamError
@@ -34,6 +35,7 @@ class EventSource:
     """
 
     __slots__ = (
+        "__weakref__",
         "_aborted",
         "_content",
         "_decoder",
@@ -49,7 +51,7 @@ class EventSource:
         self,
         response: aiohttp.ClientResponse,
         *,
-        pool: SessionPool,
+        pool: LoopPool,
         idle_timeout: float | None,
         max_frame_bytes: int,
         events: EventDecoder = DEFAULT_DECODER,
@@ -110,7 +112,12 @@ class EventSource:
                 pass  # next_batch raises it, translated
         events: list[StreamEvent] = []
         while self._response is not None:
-            events += await self.next_batch()
+            try:
+                events += await self.next_batch()
+            except LlmrixError as exc:
+                if not events:
+                    raise
+                self._error = exc  # raised by the next call, after these events
         return events
 
     async def _read(self) -> bytes:
@@ -129,42 +136,49 @@ class EventSource:
                 chunk = content.read_nowait()
                 if chunk or content.at_eof():
                     return chunk
-                raise APITimeoutError(
-                    f"no data from the server for {self._idle_timeout} s (stream_idle_timeout)"
-                ) from None
-        except LlmrixError:
-            self.close()
-            self._error = None
-            raise
+            error: LlmrixError = APITimeoutError(
+                f"no data from the server for {self._idle_timeout} s (stream_idle_timeout)"
+            )
+        except LlmrixError as exc:
+            error = exc
         except aiohttp.ClientError as exc:
-            self.close()
-            if self._aborted or self._pool.closed:
-                raise ClientClosedError("the client was closed while the stream was open") from exc
-            raise StreamError(f"stream ended before the run finished: {exc}") from exc
+            error = self._translate(exc)
         except BaseException:
             self.close()
             raise
+        self.close()
+        self._error = None
+        raise error  # outside the handlers: nothing foreign in its __context__
+
+    def _translate(self, exc: aiohttp.ClientError) -> LlmrixError:
+        """The error a failed read raises (an abort's own error, else a `StreamError`)."""
+        if self._aborted or self._pool.ended:
+            return ClientClosedError("the client was closed while the stream was open")
+        failure = describe(exc)
+        reason = failure.reason if failure is not None else type(exc).__name__
+        return StreamError(f"stream ended before the run finished: {reason}")
 
     def _release(self) -> None:
         """The stream is over: hand the connection back to the pool."""
         response, self._response = self._response, None
         if response is not None:
-            response.release()
-            self._pool.unregister(self)
-            self._pool.give_slot()
+            self._pool.finish(self, response, reuse=True)
 
     def close(self) -> None:
         """Drop the connection now (idempotent)."""
         response, self._response = self._response, None
         if response is not None:
-            response.close()
-            self._pool.unregister(self)
-            self._pool.give_slot()
+            self._pool.finish(self, response, reuse=False)
 
-    def abort(self) -> None:
-        """The client is closing: fail the read in progress, then drop the connection."""
+    def abort(self, error: LlmrixError) -> None:
+        """The client is closing or the loop ended: fail the read in progress with ``error``,
+        then drop the connection."""
         if self._response is not None:
             self._aborted = True
-            self._error = ClientClosedError("the client was closed while the stream was open")
-            self._content.set_exception(self._error)
+            self._error = error
+            self._content.set_exception(error)
             self.close()
+
+    def __del__(self) -> None:
+        if self._response is not None:  # dropped unclosed: its loop closes it
+            self._pool.finish_dropped(self._response)
