@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 from _support import ServeApp
@@ -47,3 +50,34 @@ async def make_client() -> AsyncIterator[Callable[..., LlmrixClient]]:
         await client.close()
     await asyncio.sleep(0)
     gc.collect()
+
+
+UI_NODE_SOURCE = Path(__file__).parent / "ui_node"
+UI_NODE_CACHE = Path(__file__).parent.parent / ".cache" / "ui-node"
+
+
+@pytest.fixture(scope="session")
+def ui_node() -> Path:
+    """A folder with the protocols' npm packages and tests/ui_node/check_stream.mjs.
+
+    Installed with npm on first use (the cache folder is ignored by git). Skipped,
+    with a notice, only where node is not installed.
+    """
+    if shutil.which("node") is None:
+        pytest.skip("NOTICE: node is not installed: the AI SDK and AG-UI npm checks did not run")
+    npm = shutil.which("npm")
+    assert npm is not None, "node is installed without npm: install npm to run the UI checks"
+    UI_NODE_CACHE.mkdir(parents=True, exist_ok=True)
+    wanted = (UI_NODE_SOURCE / "package.json").read_bytes()
+    stamp = UI_NODE_CACHE / "installed-package.json"
+    if not stamp.exists() or stamp.read_bytes() != wanted:
+        (UI_NODE_CACHE / "package.json").write_bytes(wanted)
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=UI_NODE_CACHE,
+            check=True,
+            timeout=600,
+        )
+        stamp.write_bytes(wanted)
+    shutil.copy(UI_NODE_SOURCE / "check_stream.mjs", UI_NODE_CACHE / "check_stream.mjs")
+    return UI_NODE_CACHE
