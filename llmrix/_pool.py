@@ -198,6 +198,8 @@ class LoopPool:
         aiohttp cannot close sockets once their loop is closed; it marks the
         connector closed and leaves the sockets to the garbage collector.
         """
+        if self.inherited:
+            return
         self.end(_loop_ended)
         if self._owned and not self.session.closed:
             if self.session.connector is not None:
