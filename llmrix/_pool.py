@@ -104,9 +104,9 @@ class LoopPool:
         self._slots = _Slots(max_connections)
         self._open: weakref.WeakSet[Closable] = weakref.WeakSet()
         self._sleepers: set[asyncio.Future[None]] = set()
-        self.ended = False
+        self.ended: bool = False
         """Whether it was closed, its loop ended, or it was left to the parent of a fork."""
-        self.inherited = False
+        self.inherited: bool = False
         """Whether this process is a fork child that must leave it to its parent."""
         self._kept: list[Closable] = []
         self._watch = _watch(self)
