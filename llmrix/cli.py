@@ -68,6 +68,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help='fault options for every chat stream, e.g. "crlf, cut_after=3"',
     )
+    serve.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="serve a recorded cassette instead of the scripted agent (strictly, in order;"
+        " it starts over once used up)",
+    )
+    serve.add_argument(
+        "--replay-speed",
+        type=float,
+        metavar="FACTOR",
+        help="replay with the recorded timing, FACTOR times as fast (default: at once)",
+    )
 
     commands.add_parser("demo", help="start a dev server and walk through a session")
 
@@ -88,6 +100,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--model", help='model for every turn, e.g. "openai:gpt-4o"')
     chat.add_argument("--agent", metavar="AGENT_ID", help="agent to answer every turn")
+
+    record = commands.add_parser(
+        "record", help="record one chat turn with a server as a cassette (JSONL)"
+    )
+    record.add_argument("message", help="the message to send")
+    record.add_argument("--out", required=True, metavar="FILE", help="cassette file to write")
+    record.add_argument("--conversation", metavar="ID", help="an existing conversation")
+    record.add_argument(
+        "--base-url",
+        default=os.environ.get("LLMRIX_BASE_URL"),
+        help="server to record (default: the LLMRIX_BASE_URL environment variable)",
+    )
+    record.add_argument(
+        "--api-key",
+        default=os.environ.get("LLMRIX_API_KEY"),
+        help="bearer key, never written to the cassette (default: LLMRIX_API_KEY)",
+    )
+    record.add_argument("--model", help='model for the turn, e.g. "openai:gpt-4o"')
+    record.add_argument("--agent", metavar="AGENT_ID", help="agent to answer the turn")
     return parser
 
 
@@ -99,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve_command(args)
         if args.command == "demo":
             return asyncio.run(_demo(sys.stdout))
+        if args.command == "record":
+            return asyncio.run(_record(args))
         return asyncio.run(_ChatSession(args).run())
     except (LlmrixError, ValueError, OSError) as exc:
         print(f"llmrix: error: {exc}", file=sys.stderr)
@@ -115,11 +148,17 @@ def _serve_command(args: argparse.Namespace) -> int:
     from .devserver import FaultOptions, serve
 
     faults = FaultOptions().merged(args.faults)
+    if args.replay is not None and not os.path.isfile(args.replay):
+        raise ValueError(f"no cassette file {args.replay!r}")
+    if args.replay_speed is not None and not args.replay_speed > 0:
+        raise ValueError("--replay-speed must be a positive number")
     try:
         serve(
             args.host,
             args.port,
             args.api_key,
+            replay=args.replay,
+            replay_speed=args.replay_speed,
             heartbeat_interval=args.heartbeat_interval,
             auth_mode=args.auth_mode,
             string_seq=args.string_seq,
@@ -132,6 +171,21 @@ def _serve_command(args: argparse.Namespace) -> int:
             ) from None
         raise
     return 0
+
+
+async def _record(args: argparse.Namespace) -> int:
+    """``llmrix record``: one ``llmrix chat`` turn through a recording proxy."""
+    from .testing import Recorder
+
+    if not args.base_url:
+        raise ValueError("no server: pass --base-url or set LLMRIX_BASE_URL")
+    async with Recorder(args.base_url, api_key=args.api_key) as recorder:
+        through = argparse.Namespace(**{**vars(args), "base_url": recorder.base_url})
+        code = await _ChatSession(through).run()
+    recorder.save(args.out)
+    count = sum(1 + len(exchange.get("actions", [])) for exchange in recorder.exchanges)
+    print(f"llmrix: recorded {count} requests to {args.out}", file=sys.stderr)
+    return code
 
 
 def _compact(value: Any) -> str:

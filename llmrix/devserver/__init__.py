@@ -18,6 +18,11 @@ Chat commands (case-sensitive, anywhere in the message; steps run in message ord
 * ``/ts`` -- the TypeScript event shapes, plus rubric events before ``run_end``.
 * ``/heartbeats`` -- all four keep-alive forms inline (and again after the first chunk).
 
+``server.play(script)`` makes the next chat turn play a script instead (see
+``llmrix.testing.Script``; ``conversation_id=`` for one conversation's next turn).
+
+``ReplayServer(cassette)`` serves a recorded session instead (see ``llmrix.testing``).
+
 A plain message gets ``You said: "<message>"`` streamed one word per chunk.
 
 Fault options (constructor keywords, ``server.faults``, or per request through the
@@ -30,7 +35,18 @@ Keep-alives are sent after ``heartbeat_interval`` seconds without output, altern
 """
 
 from ._app import RecordedRequest
+from ._cassette import CassetteMismatch
 from ._options import FaultOptions
+from ._plan import Playback
+from ._replay import ReplayServer
 from ._server import DevServer, serve
 
-__all__ = ["DevServer", "FaultOptions", "RecordedRequest", "serve"]
+__all__ = [
+    "CassetteMismatch",
+    "DevServer",
+    "FaultOptions",
+    "Playback",
+    "RecordedRequest",
+    "ReplayServer",
+    "serve",
+]

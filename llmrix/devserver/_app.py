@@ -29,8 +29,9 @@ from ._models import (
     UpdateCronBody,
 )
 from ._options import FAULT_HEADER, FAULT_QUERY, FaultOptions, Settings
+from ._plan import PlanAgent, PlanQueue
 from ._run import Run, RunRegistry, RunStopped, ServerClosing, StreamCut, StreamDetached
-from ._script import parse_script
+from ._script import Script, parse_script
 from ._sse import SSE_HEADERS, SseStream
 from ._store import Store, new_id
 
@@ -130,6 +131,8 @@ class DevApi:
         self.runs = RunRegistry()
         self.requests = requests
         self.agent = ScriptedAgent(store, settings)
+        self.plans = PlanQueue()
+        self.plan_agent = PlanAgent(store)
 
     def build(self) -> web.Application:
         """Create the aiohttp application."""
@@ -275,7 +278,7 @@ class DevApi:
             self.runs.unpark(conversation_id)
         else:
             self.runs.unpark(conversation_id)
-            run = Run(f"run_{new_id()[:12]}", conversation_id, parse_script(body.message))
+            run = self._new_run(conversation_id, body.message)
         self.store.touch(conversation_id)
         response = web.StreamResponse(headers=SSE_HEADERS)
         self.runs.attach(run)
@@ -289,11 +292,31 @@ class DevApi:
             self.runs.detach(run)
         return response
 
+    def _new_run(self, conversation_id: str, message: str) -> Run:
+        """A run playing the next queued plan of the conversation, else the message's commands."""
+        run_id = f"run_{new_id()[:12]}"
+        plan = self.plans.take(conversation_id)
+        if plan is None:
+            return Run(run_id, conversation_id, parse_script(message))
+        run = Run(run_id, conversation_id, Script(text=message, topic=message, ts=plan.ts))
+        run.plan = plan
+        return run
+
+    async def _play(self, run: Run, io: NullIO | SseStream) -> None:
+        if run.plan is not None:
+            await self.plan_agent.play(run, io, run.script.text)
+        else:
+            await self.agent.play(run, io)
+
     async def _drive(self, run: Run, stream: SseStream) -> None:
         try:
-            await self.agent.play(run, stream)
+            await self._play(run, stream)
         except RunStopped:
-            await stream.send(ev.cancelled("stopped by user", run.script.ts))
+            cancelled = ev.cancelled("stopped by user", run.script.ts)
+            await stream.send(cancelled)
+            if run.plan is not None:
+                run.plan.playback.events.append(cancelled)
+                run.plan.playback.finished = True
         except (ServerClosing, StreamDetached):
             pass
         await stream.finish()
@@ -302,7 +325,9 @@ class DevApi:
         """``POST /conversations/{id}/chat/stop``: safe when nothing runs."""
         conversation_id = self._conversation_id(request)
         await _decode(request, EmptyBody, allow_empty=True)
-        self.runs.stop(conversation_id)
+        for run in self.runs.stop(conversation_id):
+            if run.plan is not None:
+                run.plan.playback.stops += 1
         return _empty()
 
     async def decide(self, request: web.Request) -> web.StreamResponse:
@@ -320,7 +345,7 @@ class DevApi:
             raise ApiError(409, "no run in this conversation is waiting for a decision")
         self._decide(parked, body.decisions)
         self.runs.unpark(conversation_id)
-        await self.agent.play(parked, NullIO(parked))
+        await self._play(parked, NullIO(parked))
         return _empty()
 
     @staticmethod
@@ -329,6 +354,8 @@ class DevApi:
             run.decide(decisions)
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
+        if run.plan is not None:
+            run.plan.playback.record(decisions)
 
     def _task_id(self, request: web.Request) -> str:
         task_id = request.match_info["id"]

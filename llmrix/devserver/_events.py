@@ -161,3 +161,25 @@ def rubric_end(iteration: int, result: str, explanation: str) -> Event:
         "result": result,
         "explanation": explanation,
     }
+
+
+def plan_interrupt(
+    interrupt_id: str, action: str, args: dict[str, Any], description: str, ts: bool
+) -> Event:
+    """``hitl/hitl_interrupt`` for one action with the given arguments and description."""
+    if ts:
+        request = {
+            "name": action,
+            "args": args,
+            "description": description,
+            "decisions": ["approve", "reject", "modify"],
+        }
+        return {"channel": "hitl", "type": "hitl_interrupt", "action_requests": [request]}
+    return {
+        "channel": "hitl",
+        "type": "hitl_interrupt",
+        "id": interrupt_id,
+        "action_name": action,
+        "action_args": args,
+        "description": description,
+    }

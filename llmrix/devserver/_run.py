@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._models import HitlDecision
 from ._script import Script
+
+if TYPE_CHECKING:
+    from ._plan import PlanRun
 
 
 class RunStopped(Exception):
@@ -41,6 +44,7 @@ class Run:
         self.stopped = False
         self.closing = False
         self.wake = asyncio.Event()
+        self.plan: PlanRun | None = None
 
     @property
     def awaiting_decision(self) -> bool:
@@ -121,11 +125,13 @@ class RunRegistry:
                 return run
         return None
 
-    def stop(self, conversation_id: str) -> None:
-        """Stop every run of a conversation, live or parked."""
-        for run in self._live.get(conversation_id, ()):
+    def stop(self, conversation_id: str) -> list[Run]:
+        """Stop every run of a conversation, live or parked; returns them."""
+        stopped = list(self._live.get(conversation_id, ()))
+        for run in stopped:
             run.stop()
-        self._parked.pop(conversation_id, None)
+        parked = self._parked.pop(conversation_id, None)
+        return stopped if parked is None else [*stopped, parked]
 
     def close_all(self) -> None:
         """Ask every live stream to end (server shutdown)."""

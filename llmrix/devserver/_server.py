@@ -4,33 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import socket
+from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from aiohttp import web
-
 from ._app import DevApi, RecordedRequest
+from ._host import AppHost, base_url_of
 from ._models import Conversation
 from ._options import AuthMode, FaultOptions, Settings
+from ._plan import Playable, Playback
+from ._replay import replay_forever
 from ._store import Store
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        if os.name != "nt":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 class DevServer:
@@ -84,32 +70,24 @@ class DevServer:
         )
         self.store: Store = Store()
         self.requests: list[RecordedRequest] = []
-        self._requested_port = port
         self._shutdown_timeout = shutdown_timeout
         self._api = DevApi(self.settings, self.store, self.requests)
-        self._runner: web.AppRunner | None = None
-        self._address: tuple[str, int] | None = None
+        self._host = AppHost(host, port, shutdown_timeout)
 
     @property
     def port(self) -> int:
         """The bound TCP port (known once started)."""
-        if self._address is None:
-            raise RuntimeError("the dev server is not running")
-        return self._address[1]
+        return self._address()[1]
 
     @property
     def base_url(self) -> str:
         """``http://host:port`` of the running server, without the API prefix."""
-        if self._address is None:
+        return base_url_of(self._address())
+
+    def _address(self) -> tuple[str, int]:
+        if not self._host.running:
             raise RuntimeError("the dev server is not running")
-        host, port = self._address
-        if host in ("0.0.0.0", ""):
-            host = "127.0.0.1"
-        elif host == "::":
-            host = "::1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{port}"
+        return self._host.address
 
     @property
     def faults(self) -> FaultOptions:
@@ -131,37 +109,32 @@ class DevServer:
         """Create a conversation directly, optionally with a chosen id (e.g. ``"a/b"``)."""
         return self.store.create_conversation(title, agent_id, id=id)
 
+    def play(
+        self, script: Playable | Mapping[str, Any], *, conversation_id: str | None = None
+    ) -> Playback:
+        """Queue a scripted run for the next chat turn (of ``conversation_id`` only, if given).
+
+        ``script`` is an ``llmrix.testing.Script`` or its plain-data plan. Queued scripts
+        play in order, a conversation's own before the shared ones; a turn with nothing
+        queued follows its message's slash commands. The returned `Playback` records the
+        decisions and stops the run received.
+        """
+        plan = script if isinstance(script, Mapping) else script.as_plan()
+        return self._api.plans.add(plan, conversation_id)
+
     async def start(self) -> None:
         """Bind the socket and start serving."""
-        if self._runner is not None:
+        if self._host.running:
             raise RuntimeError("the dev server is already running")
-        sock = _bind(self.host, self._requested_port)
-        runner = web.AppRunner(
-            self._api.build(),
-            handler_cancellation=True,
-            shutdown_timeout=self._shutdown_timeout,
-            access_log=None,
-        )
-        try:
-            await runner.setup()
-            await web.SockSite(runner, sock).start()
-        except BaseException:
-            await runner.cleanup()
-            sock.close()
-            raise
-        self._runner = runner
-        name = sock.getsockname()
-        self._address = (str(name[0]), int(name[1]))
+        await self._host.start(self._api.build())
 
     async def stop(self) -> None:
         """End open streams, close connections and release the port; idempotent."""
-        runner, self._runner = self._runner, None
-        if runner is None:
+        if not self._host.running:
             return
         self._api.close_streams()
         await self._api.wait_streams(self._shutdown_timeout)
-        await runner.cleanup()
-        self._address = None
+        await self._host.stop()
 
     async def serve_forever(self) -> None:
         """Serve until cancelled."""
@@ -181,11 +154,18 @@ class DevServer:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8899, api_key: str | None = None, **options: Any
+    host: str = "127.0.0.1",
+    port: int = 8899,
+    api_key: str | None = None,
+    *,
+    replay: str | Path | None = None,
+    replay_speed: float | None = None,
+    **options: Any,
 ) -> None:
     """Run a dev server in the foreground until Ctrl-C (SIGINT) or SIGTERM.
 
-    ``options`` are ``DevServer`` keywords.
+    ``options`` are ``DevServer`` keywords. With ``replay`` (a cassette file) a
+    `ReplayServer` answers instead, starting over once the cassette is used up.
     """
 
     async def main() -> None:
@@ -196,6 +176,9 @@ def serve(
             for signum in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, AttributeError, RuntimeError):
                     asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
+        if replay is not None:
+            await replay_forever(replay, host=host, port=port, speed=replay_speed)
+            return
         async with DevServer(host, port, api_key, **options) as server:
             print(f"llmrix dev server listening on {server.base_url}/api/open/v1", flush=True)
             await server.serve_forever()
