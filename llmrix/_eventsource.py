@@ -37,6 +37,7 @@ class EventSource:
     __slots__ = (
         "__weakref__",
         "_aborted",
+        "_awaiting_end",
         "_content",
         "_decoder",
         "_error",
@@ -63,6 +64,7 @@ class EventSource:
         self._decoder = ChunkDecoder(max_frame_bytes=max_frame_bytes, events=events)
         self._error: LlmrixError | None = None
         self._aborted = False
+        self._awaiting_end = False
         self.headers: Mapping[str, str] = response.headers
         """The response headers."""
         self.saw_terminal = False
@@ -97,12 +99,16 @@ class EventSource:
 
         A server may end the stream right after an interrupt (a pause); this
         tells that apart from a stream kept open for a decision, without
-        blocking on a stream that goes on.
+        blocking on a stream that goes on. A second task asking while one
+        waits gets an `LlmrixError`.
         """
         if self._response is None:
             return []
         content = self._content
         if not content.is_eof():
+            if self._awaiting_end:
+                raise LlmrixError("another task is already waiting for this stream to end")
+            self._awaiting_end = True
             try:
                 async with deadline(grace):
                     await content.wait_eof()
@@ -110,6 +116,8 @@ class EventSource:
                 return None
             except (aiohttp.ClientError, LlmrixError):
                 pass  # next_batch raises it, translated
+            finally:
+                self._awaiting_end = False
         events: list[StreamEvent] = []
         while self._response is not None:
             try:

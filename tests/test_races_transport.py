@@ -308,6 +308,23 @@ async def test_events_decoded_before_a_break_within_the_grace_are_kept(
         source.close()
 
 
+async def test_a_second_wait_for_the_end_of_a_stream_is_refused_clearly(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    client = make_client(await serve(held_app()))
+    source = await client._transport.open_stream(
+        ("conversations", "c", "chat"), {"message": "hi"}, idle_timeout=5
+    )
+    try:
+        first = asyncio.create_task(source.rest_if_ended(0.5))
+        await asyncio.sleep(0)  # the first task now waits for the end
+        with pytest.raises(LlmrixError, match="already waiting"):
+            await source.rest_if_ended(0.5)
+        assert await first is None  # the stream goes on
+    finally:
+        source.close()
+
+
 # 9. The API key never appears in an error chain.
 
 
