@@ -124,12 +124,11 @@ class LoopPool:
         await self._slots.acquire()
 
     def give_slot(self) -> None:
-        """Return a slot taken with `take_slot` (no-op effect once ended)."""
+        """Return a slot taken with `take_slot` (harmless once the pool has ended)."""
         self._slots.release()
 
     def register(self, item: Closable) -> None:
-        """Track an open stream so ending this pool can end it (weakly: a
-        stream dropped unclosed releases itself)."""
+        """Track an open stream, weakly, so that ending this pool ends it."""
         self._open.add(item)
 
     def finish(self, item: Closable, response: aiohttp.ClientResponse, *, reuse: bool) -> None:
