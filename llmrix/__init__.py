@@ -71,7 +71,7 @@ from .models import (
 from .resources import Chat
 from .resources.chat import ChatOptions
 from .snapshot import RunSnapshot, RunStatus, RunSubagent, RunToolCall
-from .streaming import ChatStream, EventBatches
+from .streaming import ChatStream, EventBatches, Turn
 
 __all__ = [
     "UNSET",
@@ -140,6 +140,7 @@ __all__ = [
     "ToolCall",
     "ToolEndEvent",
     "ToolStartEvent",
+    "Turn",
     "UnknownEvent",
     "UnprocessableEntityError",
     "UnsetType",

@@ -15,6 +15,7 @@ events. With ``keep_text=False`` it keeps no text at all.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -72,6 +73,10 @@ def _open_key(call_id: str, name: str) -> str:
     return call_id or "\0" + name
 
 
+def _no_text() -> tuple[tuple[str, ...], list[str]]:
+    return (), []
+
+
 @dataclass(eq=False)
 class RunSnapshot:
     """The run as read so far.
@@ -96,8 +101,8 @@ class RunSnapshot:
     cancelled: CancelledEvent | None = None
     rubric_results: list[RubricEndEvent] = field(default_factory=list)
     keeps_text: bool = True
-    _blocks: list[str] = field(default_factory=list, repr=False)
-    _pieces: list[str] = field(default_factory=list, repr=False)
+    _text: tuple[tuple[str, ...], list[str]] = field(default_factory=_no_text, repr=False)
+    _owner: int | None = field(default=None, repr=False)
 
     @property
     def text(self) -> str:
@@ -105,13 +110,21 @@ class RunSnapshot:
 
         Joined when read: to show text as it arrives, use the message chunks
         (or ``stream.text_stream``) rather than reading this after every event.
+
+        Safe to read from another thread than the one applying events (a sync
+        client's): the text is held as (joined blocks, pieces) in one
+        attribute, which the applying thread only appends to or replaces
+        whole; only that thread keeps the joined result for the next read.
         """
         if not self.keeps_text:
             raise RuntimeError("this stream keeps no text: it was opened with keep_text=False")
-        if self._pieces or len(self._blocks) > 1:
-            self._blocks = ["".join([*self._blocks, *self._pieces])]
-            self._pieces.clear()
-        return self._blocks[0] if self._blocks else ""
+        blocks, pieces = self._text
+        if not pieces and len(blocks) < 2:
+            return blocks[0] if blocks else ""
+        joined = "".join([*blocks, *pieces])
+        if self._owner == threading.get_ident():
+            self._text = ((joined,), [])
+        return joined
 
     def __repr__(self) -> str:
         text = f"{len(self.text)} chars" if self.keeps_text else "not kept"
@@ -179,11 +192,12 @@ class SnapshotUpdater:
             snapshot.status, snapshot.interrupt = "running", None
 
     def _add_text(self, text: str) -> None:
-        pieces = self.snapshot._pieces
+        snapshot = self.snapshot
+        snapshot._owner = threading.get_ident()
+        blocks, pieces = snapshot._text
         pieces.append(text)
         if len(pieces) >= _BLOCK:
-            self.snapshot._blocks.append("".join(pieces))
-            pieces.clear()
+            snapshot._text = ((*blocks, "".join(pieces)), [])
 
     def answered(self) -> None:
         """The pending interrupt was decided: the run goes on."""

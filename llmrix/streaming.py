@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeAlias
@@ -16,13 +17,37 @@ from .snapshot import RunSnapshot, SnapshotUpdater
 if TYPE_CHECKING:
     from ._eventsource import EventSource
 
-__all__ = ["ChatStream", "EventBatches"]
+__all__ = ["ChatStream", "EventBatches", "Turn"]
 
 PAUSE_GRACE = 0.1
 """Seconds ``decide()`` waits at an interrupt to see whether the server ends the stream."""
 
 Connect: TypeAlias = "Callable[[ChatRequest], Awaitable[EventSource]]"
 """Sends a chat request and returns the open stream of its turn."""
+
+
+class Turn(enum.Enum):
+    """Where a `ChatStream`'s turn stands; the stream checks it in one place.
+
+    ``NEW`` (not entered; again if the request failed) → ``OPENING`` (request
+    in flight) → ``OPEN`` (events flow) → ``ENDED`` (a terminal event, a
+    failure or a cut-off) or ``PAUSED`` (the server ended the stream at an
+    interrupt). ``DECIDING``
+    lasts while ``decide()`` runs; ``CLOSED`` (``aclose()``, leaving the
+    ``async with``) wins over every other state, from any task.
+    """
+
+    NEW = "new"
+    OPENING = "opening"
+    OPEN = "open"
+    PAUSED = "paused"
+    DECIDING = "deciding"
+    ENDED = "ended"
+    CLOSED = "closed"
+
+
+_OPEN = Turn.OPEN
+_CLOSED = Turn.CLOSED
 
 
 class ChatStream:
@@ -42,6 +67,14 @@ class ChatStream:
     A stream that ends right after a ``hitl_interrupt`` is paused: the loop
     ends, ``interrupt`` holds the event, and ``decide()`` (still inside the
     ``async with``) resumes the run on a new request; iterate again to read it.
+
+    One cursor: ``async for``, ``__anext__``, ``batches()``, ``text_stream``
+    and ``until_done()`` all hand out events from the same position (the
+    current read's list and the count handed out of it), so they can be
+    mixed and nothing is handed out twice. The stream belongs to one event
+    loop; within it, it may be shared by tasks: a second enter, a second
+    concurrent read and a second ``decide()`` at one interrupt are refused,
+    and ``aclose()`` from any task ends the reading loop cleanly.
     """
 
     def __init__(
@@ -58,21 +91,25 @@ class ChatStream:
         self._stop = stop
         self._decide = decide
         self._source: EventSource | None = None
+        self._state = Turn.NEW
+        self._reading = False
         self._batch: list[StreamEvent] = []
         self._pos = 0
         self._applied = 0
         self._updater = SnapshotUpdater(keep_text=keep_text)
-        self._exhausted = False
-        self._failed = False
         self._end_error: StreamError | None = None
         self._last_decoded: StreamEvent | None = None
         self._answered: StreamEvent | None = None
-        self._entered = False
 
     @property
     def request(self) -> ChatRequest:
         """The request this stream sent."""
         return self._request
+
+    @property
+    def state(self) -> Turn:
+        """Where the turn stands (see `Turn`)."""
+        return self._state
 
     @property
     def response_headers(self) -> Mapping[str, str]:
@@ -99,10 +136,20 @@ class ChatStream:
         return self._updater.snapshot
 
     async def __aenter__(self) -> ChatStream:
-        if self._source is not None or self._exhausted:
+        if self._state is not Turn.NEW:
             raise RuntimeError("a ChatStream can be entered only once")
-        self._source = await self._connect(self._request)
-        self._entered = True
+        self._state = Turn.OPENING
+        try:
+            source = await self._connect(self._request)
+        except BaseException:
+            if self._state is Turn.OPENING:
+                self._state = Turn.NEW
+            raise
+        self._source = source
+        if self._state is _CLOSED:
+            source.close()
+        else:
+            self._state = _OPEN
         return self
 
     async def __aexit__(
@@ -111,16 +158,15 @@ class ChatStream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._entered = False
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Drop the connection now; iteration then ends."""
+        """Drop the connection now; iteration then ends (from any task of the loop)."""
         self.close()
 
     def close(self) -> None:
         """Drop the connection now (the synchronous form of `aclose`)."""
-        self._exhausted = True
+        self._state = _CLOSED
         if self._source is not None:
             self._source.close()
 
@@ -185,7 +231,10 @@ class ChatStream:
         """Make the next read's events current, or end the iteration."""
         self._sync()
         while True:
-            if self._exhausted:
+            state = self._state
+            if state is not _OPEN and state is not Turn.DECIDING:
+                if state is Turn.NEW or state is Turn.OPENING:
+                    raise RuntimeError("use the ChatStream inside 'async with' before iterating it")
                 if self._end_error is not None:
                     error, self._end_error = self._end_error, None
                     raise error
@@ -196,29 +245,42 @@ class ChatStream:
                 return
 
     async def _read(self) -> list[StreamEvent]:
-        """The next read's events; ``[]`` once the stream is over (marked so)."""
+        """The next read's events; ``[]`` once the stream is over (its state says how)."""
         source = self._source
-        if source is None:
-            raise RuntimeError("use the ChatStream inside 'async with' before iterating it")
+        assert source is not None
+        if self._reading:
+            raise RuntimeError("another task is already reading this ChatStream")
+        self._reading = True
         try:
             events = await source.next_batch()
         except BaseException as exc:
-            self._exhausted = self._failed = True
+            if self._state is _CLOSED and isinstance(exc, LlmrixError):
+                return []
+            self._end(Turn.ENDED)
             if isinstance(exc, LlmrixError):
                 self._updater.cut_off()
             source.close()
             raise
+        finally:
+            self._reading = False
         if events:
             self._last_decoded = events[-1]
-            return events
-        self._exhausted = True
-        if not source.saw_terminal and not isinstance(self._last_decoded, HitlInterruptEvent):
-            self._failed = True
+        elif source.saw_terminal:
+            self._end(Turn.ENDED)
+        elif isinstance(self._last_decoded, HitlInterruptEvent):
+            self._end(Turn.PAUSED)
+        elif self._state is not _CLOSED:
+            self._end(Turn.ENDED)
             self._updater.cut_off()
             self._end_error = StreamError(
                 "stream ended before the run finished (no terminal event)"
             )
         return events
+
+    def _end(self, state: Turn) -> None:
+        """The stream is over (``ENDED`` or ``PAUSED``), unless it was closed."""
+        if self._state is not _CLOSED:
+            self._state = state
 
     @property
     def interrupt(self) -> HitlInterruptEvent | None:
@@ -238,45 +300,39 @@ class ChatStream:
 
         On a paused stream (the server ended it at the interrupt) this sends the
         chat request again with ``hitl_decisions`` and reopens the stream.
+
+        An interrupt is decided once: a second ``decide()`` while the first
+        runs (two tasks, a double-clicked button), or after it answered the
+        same interrupt, raises `LlmrixError` and sends nothing. A stream
+        closed while ``decide()`` waits raises `StreamError` and sends nothing.
         """
         if not decisions:
             raise ValueError("decide() needs at least one HitlDecision")
+        state = self._state
+        if state is Turn.DECIDING:
+            raise LlmrixError("decide() is already running for this stream's interrupt")
+        pos = self._pos
+        if pos and self._batch[pos - 1] is self._answered:
+            raise LlmrixError("this interrupt has already been decided")
         interrupt = self.interrupt
-        if interrupt is not None and not self._exhausted and self._pos >= len(self._batch):
-            await self._notice_pause()
-        if self._exhausted and interrupt is not None and not self._failed:
-            if not self._entered:
-                raise RuntimeError(
-                    "the stream is closed; resume with chat.stream(..., hitl_decisions=...)"
-                )
-            request = msgspec.structs.replace(self._request, hitl_decisions=list(decisions))
-            self._source = await self._connect(request)
-            self._request = request
-            self._exhausted = False
-        else:
+        if interrupt is not None and state is _CLOSED:
+            raise RuntimeError(
+                "the stream is closed; resume with chat.stream(..., hitl_decisions=...)"
+            )
+        if state is _CLOSED or state is Turn.NEW or state is Turn.OPENING:
             await self._decide(decisions)
+            return
+        self._state = Turn.DECIDING
+        try:
+            await _Resumption(self, state, interrupt).send(decisions)
+        finally:
+            if self._state is Turn.DECIDING:
+                self._state = state
         self._sync()
         if interrupt is not None:
             self._answered = interrupt
             self._updater.answered()
         self._last_decoded = None
-
-    async def _notice_pause(self) -> None:
-        """At an interrupt, see whether the server ended the stream there (a pause).
-
-        The end may not have been read yet when the caller decides straight
-        after the interrupt: wait `PAUSE_GRACE` seconds at most for it.
-        """
-        assert self._source is not None
-        rest = await self._source.rest_if_ended(PAUSE_GRACE)
-        if rest is None:
-            return
-        self._sync()
-        if rest:
-            self._batch, self._pos, self._applied = rest, 0, 0
-            self._last_decoded = rest[-1]
-        else:
-            self._exhausted = True
 
     @property
     def text_stream(self) -> AsyncIterator[str]:
@@ -311,12 +367,7 @@ class ChatStream:
                 await batches.__anext__()
             except StopAsyncIteration:
                 break
-        snapshot = self.snapshot
-        if snapshot.error is not None:
-            raise StreamError(snapshot.error.message or "the run failed", event=snapshot.error)
-        if self.interrupt is not None:
-            raise RunPausedError(self.interrupt)
-        return snapshot
+        return settled(self.snapshot, self.interrupt)
 
     async def final_text(self) -> str:
         """Read to the end and return the assistant's whole text (see `until_done`).
@@ -327,6 +378,15 @@ class ChatStream:
         if not self._updater.snapshot.keeps_text:
             raise RuntimeError("final_text() needs the stream's text: open it with keep_text=True")
         return (await self.until_done()).text
+
+
+def settled(snapshot: RunSnapshot, interrupt: HitlInterruptEvent | None) -> RunSnapshot:
+    """``until_done()``'s verdict on a run read as far as it goes: the snapshot, or why not."""
+    if snapshot.error is not None:
+        raise StreamError(snapshot.error.message or "the run failed", event=snapshot.error)
+    if interrupt is not None:
+        raise RunPausedError(interrupt)
+    return snapshot
 
 
 class EventBatches:
@@ -342,3 +402,76 @@ class EventBatches:
 
     async def __anext__(self) -> list[StreamEvent]:
         return await self._stream._take_batch()
+
+
+class _Resumption:
+    """How one ``decide()`` reaches the server: pause or not, then send once.
+
+    At an interrupt that ended the last read, the server may have ended the
+    stream there (a pause) without that end being read yet: wait `PAUSE_GRACE`
+    seconds at most to see. A paused run is resumed by sending the chat
+    request again with ``hitl_decisions`` on a new stream; a run whose stream
+    goes on gets the decision on the control endpoint. A close from another
+    task during the wait ends the stream, never reads as a pause.
+    """
+
+    __slots__ = ("_before", "_interrupt", "_stream")
+
+    def __init__(
+        self, stream: ChatStream, before: Turn, interrupt: HitlInterruptEvent | None
+    ) -> None:
+        self._stream = stream
+        self._before = before
+        self._interrupt = interrupt
+
+    async def send(self, decisions: Sequence[HitlDecision]) -> None:
+        """Deliver ``decisions`` once, resuming a paused stream."""
+        stream = self._stream
+        paused = self._before is Turn.PAUSED and self._interrupt is not None
+        if (
+            self._interrupt is not None
+            and self._before is _OPEN
+            and not stream._reading
+            and stream._pos >= len(stream._batch)
+        ):
+            paused = await self._ended_at_interrupt()
+        if stream._state is _CLOSED:
+            raise StreamError("the stream was closed; the decision was not sent")
+        if paused:
+            await self._resume(decisions)
+        else:
+            await stream._decide(decisions)
+
+    async def _ended_at_interrupt(self) -> bool:
+        """Whether the server ended the stream at the interrupt (within the grace)."""
+        stream = self._stream
+        source = stream._source
+        assert source is not None
+        stream._reading = True
+        try:
+            rest = await source.rest_if_ended(PAUSE_GRACE)
+        except LlmrixError:
+            if stream._state is not _CLOSED:
+                stream._end(Turn.ENDED)
+                stream._updater.cut_off()
+            raise
+        finally:
+            stream._reading = False
+        if rest is None or stream._state is _CLOSED:
+            return False
+        stream._sync()
+        if rest:
+            stream._batch, stream._pos, stream._applied = rest, 0, 0
+            stream._last_decoded = rest[-1]
+            return False
+        return True
+
+    async def _resume(self, decisions: Sequence[HitlDecision]) -> None:
+        """Send the turn again with the decisions and read on from the new stream."""
+        stream = self._stream
+        request = msgspec.structs.replace(stream._request, hitl_decisions=list(decisions))
+        source = await stream._connect(request)
+        if stream._state is _CLOSED:
+            source.close()
+            return
+        stream._source, stream._request, stream._state = source, request, _OPEN

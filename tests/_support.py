@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from llmrix import LlmrixClient
 
 ServeApp = Callable[[web.Application], Awaitable[str]]
+T = TypeVar("T")
+
+
+class ServerThread:
+    """A loop in a thread, for the dev server and anything else that needs one."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="test-server")
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
 
 
 def acquired(client: LlmrixClient) -> int:
@@ -32,3 +52,7 @@ def frame(obj: dict[str, Any], event: str | None = None) -> bytes:
 def chunk(text: str) -> bytes:
     """A ``message_chunk`` frame."""
     return frame({"channel": "messages", "type": "message_chunk", "content": text}, "messages")
+
+
+RUN_START = frame({"type": "run_start", "run_id": "r1", "thread_id": "c1"})
+RUN_END = frame({"type": "run_end", "run_id": "r1", "thread_id": "c1"})

@@ -125,6 +125,12 @@ SCRIPTS: dict[str, list[dict[str, Any] | bytes]] = {
 EXTRA_SCRIPTS: dict[str, list[dict[str, Any] | bytes]] = {
     "no_start": [ev("messages", "message_chunk", content="Hi", id="m1"), RUN_END],
     "no_interrupt_id": [RUN_START, ev("hitl", "hitl_interrupt")],
+    "no_ids": [
+        ev("messages", "message_chunk", content="a"),
+        ev("tools", "tool_start", name="t"),
+        ev("messages", "message_chunk", content="b"),
+        RUN_END,
+    ],
 }
 
 
@@ -170,6 +176,18 @@ class UpstreamApp:
         return web.Response(status=204)
 
 
+async def relayed(base_url: str, script: str, protocol: str) -> bytes:
+    """The relay's whole body for one upstream script."""
+    async with LlmrixClient(base_url) as client:
+        client.register_event(AuditEvent)
+        async with client.chat(script).stream("hi") as stream:
+            if protocol == "agui":
+                body = ui.agui(stream, keepalive=None)
+            else:
+                body = ui.vercel(stream, message_id="msg-1", keepalive=None)
+            return b"".join([chunk async for chunk in body])
+
+
 def sse_data(raw: bytes) -> list[Any]:
     """The ``data:`` payloads of an SSE body, JSON-decoded (``[DONE]`` kept as text)."""
     out: list[Any] = []
@@ -198,12 +216,7 @@ def relay_app(client: LlmrixClient, **options: Any) -> web.Application:
             chat = client.chat(run_input["threadId"])
             async with chat.stream(message, hitl_decisions=decisions) as stream:
                 return await ui.respond(
-                    request,
-                    stream,
-                    protocol="agui",
-                    thread_id=run_input["threadId"],
-                    run_id=run_input["runId"],
-                    **options,
+                    request, stream, protocol="agui", run_input=run_input, **options
                 )
         finally:
             app[HANDLED].set()
@@ -219,11 +232,7 @@ def relay_app(client: LlmrixClient, **options: Any) -> web.Application:
             chat = client.chat(chat_request["id"])
             async with chat.stream(message, hitl_decisions=decisions) as stream:
                 return await ui.respond(
-                    request,
-                    stream,
-                    protocol="vercel",
-                    message_id=last["id"] if decisions else None,
-                    **options,
+                    request, stream, protocol="vercel", messages=messages, **options
                 )
         finally:
             app[HANDLED].set()

@@ -6,21 +6,22 @@ loop); the client under test runs its own loop thread, as users get it.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import inspect
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from _support import ServerThread
 
 import llmrix
 from llmrix import (
     APITimeoutError,
     AuthenticationError,
     CancelledEvent,
+    ClientClosedError,
     ErrorEvent,
     HitlDecision,
     HitlInterruptEvent,
@@ -44,23 +45,6 @@ from llmrix.sync import Agents, Chat, ChatStream, Conversations, Cron, LlmrixCli
 
 T = TypeVar("T")
 LEAK_ROUNDS = 1_000
-
-
-class ServerThread:
-    """A loop in a thread, for the dev server and anything else that needs one."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="test-server")
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
-        self.loop.close()
 
 
 @pytest.fixture
@@ -458,11 +442,11 @@ def test_close_joins_the_thread_and_later_use_is_a_clear_error(server: DevServer
     assert session.connector is None or session.connector.closed
     assert client._portal.loop.is_closed()
     assert loop_threads() == []
-    with pytest.raises(LlmrixError, match="client is closed"):
+    with pytest.raises(ClientClosedError, match="client is closed"):
         client.conversations.get(conversation.id)
-    with pytest.raises(LlmrixError, match="client is closed"):
+    with pytest.raises(ClientClosedError, match="client is closed"):
         client.chat(conversation.id).stream("hi").__enter__()
-    with pytest.raises(LlmrixError, match="client is closed"):
+    with pytest.raises(ClientClosedError, match="client is closed"):
         list(client.conversations.iter())
 
 
@@ -470,7 +454,7 @@ def test_closing_the_client_mid_stream_is_a_clear_error(server: DevServer) -> No
     client = LlmrixClient(server.base_url)
     conversation = client.conversations.create("t")
     with (
-        pytest.raises(StreamError, match="client was closed"),
+        pytest.raises(ClientClosedError, match="client was closed while the stream was open"),
         client.chat(conversation.id).stream("/slow") as stream,
     ):
         for event in stream:
@@ -486,7 +470,7 @@ def test_close_from_another_thread_wakes_a_blocked_reader(server: DevServer) -> 
     with client.chat(conversation.id).stream("/hitl") as stream:
         events = []
         closer.start()
-        with pytest.raises(StreamError, match="client was closed"):
+        with pytest.raises(ClientClosedError, match="client was closed while the stream was open"):
             for event in stream:
                 events.append(event)
                 if isinstance(event, HitlInterruptEvent):

@@ -18,14 +18,15 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from _support import ServeApp
-from _ui_support import SCRIPTS, UpstreamApp, sse_data
+from _ui_support import SCRIPTS, UpstreamApp, relay_app, relayed, sse_data, until
 from ag_ui import core as ag_ui_core
 from pydantic import BaseModel, TypeAdapter
-from test_ui_golden import relayed
 
-from llmrix import HitlDecision
+from llmrix import HitlDecision, LlmrixClient
+from llmrix.devserver import DevServer
 from llmrix.ui import vercel_decisions
 
 EVENT = TypeAdapter(ag_ui_core.Event)
@@ -48,9 +49,10 @@ def extras(model: Any, path: str = "") -> list[str]:
     return found
 
 
-def check(node: Path, protocol: str, body: bytes) -> dict[str, Any]:
+def check(node: Path, protocol: str, body: bytes, continuing: Path | None = None) -> dict[str, Any]:
+    extra = [str(continuing)] if continuing is not None else []
     done = subprocess.run(
-        ["node", str(node / "check_stream.mjs"), protocol],
+        ["node", str(node / "check_stream.mjs"), protocol, *extra],
         input=body,
         capture_output=True,
         check=True,
@@ -134,3 +136,69 @@ async def test_ai_sdk_message_answers_read_back_as_decisions(
         HitlDecision.modify({"to": "b"}),
         HitlDecision.reject("too much"),
     ]
+
+
+@pytest.mark.parametrize("approved", [True, False])
+async def test_ai_sdk_round_trip_in_the_ai_package(
+    serve: ServeApp, ui_node: Path, tmp_path: Path, approved: bool
+) -> None:
+    """The AI SDK builds the message, the answer goes back, and it settles the same part."""
+    async with (
+        DevServer() as dev,
+        LlmrixClient(dev.base_url) as client,
+        aiohttp.ClientSession() as session,
+    ):
+        base = await serve(relay_app(client))
+        conversation_id = (await client.conversations.create("ai sdk")).id
+        user = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Clean /hitl"}]}
+        request = {"id": conversation_id, "messages": [user], "trigger": "submit-message"}
+        async with session.post(base + "/vercel", json=request) as response:
+            first = check(ui_node, "vercel", await response.read())
+        assert first["errors"] == first["reported"] == []
+        message = first["message"] | {"id": "a1"}
+        (part,) = [p for p in message["parts"] if p["type"] == "dynamic-tool"]
+        part["state"] = "approval-responded"
+        part["approval"] |= {"approved": approved, "reason": "no thanks"}
+        await until(lambda: dev.live_streams == 0, "the paused stream is closed on the server")
+        answered = {**request, "messages": [user, message]}
+        async with session.post(base + "/vercel", json=answered) as response:
+            saved = tmp_path / "message.json"
+            saved.write_text(json.dumps(message))
+            final = check(ui_node, "vercel", await response.read(), continuing=saved)
+    assert final["errors"] == final["reported"] == []
+    assert final["message"]["id"] == "a1"
+    settled = next(
+        p for p in final["message"]["parts"] if p.get("toolCallId") == part["toolCallId"]
+    )
+    assert settled["state"] == ("output-available" if approved else "output-denied")
+    text = "".join(p["text"] for p in final["message"]["parts"] if p["type"] == "text")
+    assert ("was approved and ran" if approved else "was rejected: no thanks") in text
+
+
+async def test_agui_resumed_run_passes_ag_ui_client_checks(serve: ServeApp, ui_node: Path) -> None:
+    async with (
+        DevServer(end_at_interrupt=True) as dev,
+        LlmrixClient(dev.base_url) as client,
+        aiohttp.ClientSession() as session,
+    ):
+        base = await serve(relay_app(client))
+        thread = (await client.conversations.create("ag-ui")).id
+        user = {"id": "u1", "role": "user", "content": "Clean /hitl 2 /ts"}
+        run_input = {"threadId": thread, "runId": "r1", "messages": [user]}
+        async with session.post(base + "/agui", json=run_input) as response:
+            body = await response.read()
+        assert check(ui_node, "agui", body)["errors"] == []
+        interrupts = sse_data(body)[-1]["outcome"]["interrupts"]
+        resume = [
+            {"interruptId": i["id"], "status": "resolved", "payload": {"approved": True}}
+            for i in interrupts
+        ]
+        resumed = {**run_input, "runId": "r2", "resume": resume}
+        async with session.post(base + "/agui", json=resumed) as response:
+            body = await response.read()
+    assert check(ui_node, "agui", body)["errors"] == []
+    events = sse_data(body)
+    assert [e["toolCallId"] for e in events if e["type"] == "TOOL_CALL_RESULT"][:2] == [
+        i["id"] for i in interrupts
+    ]
+    assert events[-1]["outcome"] == {"type": "success"}

@@ -204,6 +204,24 @@ ANSWERS = {
         'The dangerous_action ran with modified args {"target":"safe"}.',
     ),
 }
+CLOSED_AGUI = {
+    "approve": "approved",
+    "reject": "rejected: not today",
+    "modify": 'approved with edited arguments {"target":"safe"}',
+}
+CLOSED_VERCEL = {
+    "approve": {
+        "type": "tool-output-available",
+        "output": {"decision": "approve"},
+        "dynamic": True,
+    },
+    "reject": {"type": "tool-output-denied"},
+    "modify": {
+        "type": "tool-output-available",
+        "output": {"decision": "modify", "arguments": {"target": "safe"}},
+        "dynamic": True,
+    },
+}
 
 
 @pytest.fixture(params=[False, True], ids=["stream-held", "stream-ends"])
@@ -233,6 +251,13 @@ async def test_agui_approval_round_trip(serve: ServeApp, dev: DevServer, answer:
     text = "".join(e["delta"] for e in second if e["type"] == "TEXT_MESSAGE_CONTENT")
     assert outcome in text
     assert second[0]["runId"] == "run-2"
+    assert second[1] == {
+        "type": "TOOL_CALL_RESULT",
+        "messageId": interrupt["id"] + "-result",
+        "toolCallId": interrupt["id"],
+        "content": CLOSED_AGUI[answer],
+        "role": "tool",
+    }
     assert second[-1]["outcome"] == {"type": "success"}
     ran = [e for e in second if e["type"] == "TOOL_CALL_START"]
     assert len(ran) == (0 if answer == "reject" else 1)
@@ -282,6 +307,7 @@ async def test_ai_sdk_approval_round_trip(serve: ServeApp, dev: DevServer, answe
             session, base + "/vercel", {**request, "messages": [user, assistant]}
         )
     assert second[0] == {"type": "start", "messageId": "assistant-1"}
+    assert second[2] == {**CLOSED_VERCEL[answer], "toolCallId": part["toolCallId"]}
     text = "".join(c["delta"] for c in second[:-1] if c["type"] == "text-delta")
     assert outcome in text
     assert second[-2:] == [{"type": "finish", "finishReason": "stop"}, "[DONE]"]

@@ -13,24 +13,10 @@ from pathlib import Path
 
 import pytest
 from _support import ServeApp
-from _ui_support import SCRIPTS, AuditEvent, UpstreamApp, sse_data
-
-from llmrix import LlmrixClient, ui
+from _ui_support import SCRIPTS, UpstreamApp, relayed, sse_data
 
 GOLDEN = Path(__file__).parent / "ui_golden"
 REWRITE = os.environ.get("LLMRIX_REWRITE_GOLDEN") == "1"
-
-
-async def relayed(base_url: str, script: str, protocol: str) -> bytes:
-    """The relay's whole body for one upstream script."""
-    async with LlmrixClient(base_url) as client:
-        client.register_event(AuditEvent)
-        async with client.chat(script).stream("hi") as stream:
-            if protocol == "agui":
-                body = ui.agui(stream, keepalive=None)
-            else:
-                body = ui.vercel(stream, message_id="msg-1", keepalive=None)
-            return b"".join([chunk async for chunk in body])
 
 
 @pytest.mark.parametrize("protocol", ["agui", "vercel"])

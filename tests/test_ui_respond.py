@@ -175,6 +175,27 @@ async def test_an_interrupt_without_id_or_actions_still_asks(serve: ServeApp) ->
     )
 
 
+async def test_messages_without_ids_get_distinct_ones(serve: ServeApp) -> None:
+    base_url = await serve(UpstreamApp().build())
+    async with LlmrixClient(base_url) as client, client.chat("no_ids").stream("hi") as stream:
+        chunks = sse_data(b"".join([c async for c in ui.vercel(stream)]))
+    starts = [c["id"] for c in chunks if c != "[DONE]" and c["type"] == "text-start"]
+    assert starts == ["msg-1", "msg-2"]
+
+
+async def test_a_stream_read_to_its_end_already_relays_an_error(serve: ServeApp) -> None:
+    base_url = await serve(UpstreamApp().build())
+    async with LlmrixClient(base_url) as client, client.chat("primary").stream("hi") as stream:
+        await stream.until_done()
+        events = sse_data(b"".join([c async for c in ui.agui(stream)]))
+    assert [e["type"] for e in events] == ["RUN_STARTED", "RUN_ERROR"]
+    assert events[1] == {
+        "type": "RUN_ERROR",
+        "message": "the stream had no events left to relay",
+        "code": "StreamEnded",
+    }
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -190,6 +211,18 @@ async def test_bad_relay_options(serve: ServeApp, options: dict[str, Any], messa
             ui.agui(stream, **options)
         with pytest.raises(ValueError, match=message):
             ui.vercel(stream, **options)
+
+
+async def test_bad_answers_given_to_the_encoders_fail_at_once(serve: ServeApp) -> None:
+    base_url = await serve(UpstreamApp().build())
+    async with LlmrixClient(base_url) as client, client.chat("primary").stream("hi") as stream:
+        with pytest.raises(ValueError, match=r"resume\[0\]: Object missing required field"):
+            ui.agui(stream, run_input={"threadId": "t", "runId": "r", "resume": [{}]})
+        assistant = {"id": "a1", "role": "assistant", "parts": []}
+        with pytest.raises(ValueError, match="answers no approval"):
+            ui.vercel(stream, messages=[assistant])
+        events = sse_data(b"".join([c async for c in ui.vercel(stream, messages=[])]))
+    assert events[0] == {"type": "start"}
 
 
 async def test_respond_refuses_an_unknown_protocol(serve: ServeApp) -> None:

@@ -177,6 +177,8 @@ def test_web_chat_in_a_real_browser(dev: DevServer, web_chat: str, browser: WebD
     card.find_element(By.CSS_SELECTOR, ".approve").click()
     wait_for(browser, "the resumed run to finish", lambda d: status(d) == "Done")
     assert "The dangerous_action was approved and ran." in replies(browser)
+    lines = [node.text for node in browser.find_elements(By.CSS_SELECTOR, ".tool")]
+    assert '⚙ dangerous_action {"target":"Delete old backups"} → approved' in lines
     screenshot(browser, "approved")
 
     send(browser, "Tell me a long story /slow")

@@ -44,16 +44,14 @@ async def run(request: web.Request) -> web.StreamResponse:
     """One AG-UI run: a new turn, or the resumption of a paused one (``resume``)."""
     try:
         run_input = await request.json()
-        thread_id, run_id = str(run_input["threadId"]), str(run_input["runId"])
+        thread_id = str(run_input["threadId"])
         decisions = ui.agui_decisions(run_input) if run_input.get("resume") else None
     except (ValueError, KeyError, TypeError) as exc:
         return web.json_response({"error": f"bad run input: {exc}"}, status=400)
     chat = request.app[CLIENT].chat(thread_id)
     try:
         async with chat.stream(last_user_text(run_input), hitl_decisions=decisions) as stream:
-            return await ui.respond(
-                request, stream, protocol="agui", thread_id=thread_id, run_id=run_id
-            )
+            return await ui.respond(request, stream, protocol="agui", run_input=run_input)
     except LlmrixError as exc:
         return web.json_response({"error": str(exc)}, status=502)
 

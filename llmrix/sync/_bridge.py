@@ -1,19 +1,19 @@
 """``SyncIterator``: an async iterator read on the portal's loop, consumed from any thread.
 
-The loop side, a *pump* task, awaits the source's ``__anext__`` and appends each item
-to a deque; the caller's ``__next__`` pops from it. Handing items over one at a
-time (a cross-thread round trip per item) would cost tens of microseconds each, so
-the pump reads ahead, up to ``read_ahead`` items, and ends; the caller starts a new
-pump only when the deque runs dry. Invariants:
+The loop side, a *pump* task, awaits the source's ``__anext__`` and puts each item on
+a ``queue.SimpleQueue``; the caller's ``__next__`` takes them off. A queue is made for
+two threads: nothing the pump hands over can be lost between a look and a clear.
+Handing items over one at a time (a cross-thread round trip per item) would cost tens
+of microseconds each, so a pump reads ahead, up to ``read_ahead`` (counted by
+``weigh``), then ends. Invariants:
 
-- At most one pump runs, and none runs while the caller holds an item the source
-  must not read past: the pump ends after an item that is an instance of
-  ``pause_on`` (a HITL interrupt: the run waits for the caller's decision), so
-  ``decide()`` and friends never race a read in flight.
+- The caller alone decides when a pump starts: only after it has taken the previous
+  pump's end marker off the queue, so at most one pump runs, and none runs while
+  the caller holds an item the source must not read past (``pause_after`` says so:
+  a HITL interrupt, where the run waits for the caller's decision).
+- Every pump puts exactly one end marker, last, from its task's done callback, so
+  even a pump cancelled before it started (the client closing) wakes the caller.
 - An exception or the end of the source is delivered after every item read before it.
-- Wake-ups: the caller sets ``_waiting`` under the lock *before* it looks at the
-  deque; the pump, after an append, clears it and notifies once. So an item is
-  never appended unseen by a caller about to sleep, and a burst costs one wake-up.
 - ``aclose()`` (on the loop) cancels a running pump; cancelling a read releases the
   source's connection (that is the async core's rule).
 """
@@ -22,15 +22,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections import deque
-from collections.abc import AsyncIterator, Iterator
+import queue
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Generic, TypeVar
 
-from ..errors import StreamError
+from ..errors import ClientClosedError
 from ._portal import Portal
 
 T = TypeVar("T")
+
+CLOSED_MID_STREAM = "the client was closed while the stream was open"
+
+
+class _PumpEnd:
+    """A pump's last item: read on (``outcome`` None) or how the source ended."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self, outcome: BaseException | None) -> None:
+        self.outcome = outcome
+
+
+def _one(item: object) -> int:
+    return 1
 
 
 class SyncIterator(Iterator[T], Generic[T]):
@@ -42,95 +56,68 @@ class SyncIterator(Iterator[T], Generic[T]):
         source: AsyncIterator[T],
         *,
         read_ahead: int = 1,
-        pause_on: type | tuple[type, ...] = (),
+        weigh: Callable[[T], int] = _one,
+        pause_after: Callable[[T], bool] | None = None,
     ) -> None:
         self._portal = portal
         self._source = source
         self._read_ahead = read_ahead
-        self._pause_on = pause_on
-        self._ready: deque[T] = deque()
-        self._cond = threading.Condition(threading.Lock())
-        self._waiting = False
-        self._running = False
-        self._outcome: BaseException | None = None
+        self._weigh = weigh
+        self._pause_after = pause_after
+        self._queue: queue.SimpleQueue[T | _PumpEnd] = queue.SimpleQueue()
+        self._pumping = False
         self._task: asyncio.Task[None] | None = None
-        self.last: T | None = None
-        """The item ``__next__`` returned last."""
 
     def __iter__(self) -> SyncIterator[T]:
         return self
 
     def __next__(self) -> T:
-        try:
-            self.last = item = self._ready.popleft()
-        except IndexError:
-            self.last = item = self._refill()
-        return item
-
-    def take_ready(self) -> list[T]:
-        """Every item already read ahead, without waiting (updates ``last``)."""
-        items = list(self._ready)
-        self._ready.clear()
-        if items:
-            self.last = items[-1]
-        return items
-
-    def _refill(self) -> T:
-        with self._cond:
-            try:
-                while True:
-                    self._waiting = True
-                    if self._ready:
-                        return self._ready.popleft()
-                    if self._outcome is not None:
-                        outcome, self._outcome = self._outcome, None
-                        raise self._translate(outcome)
-                    if not self._running:
-                        self._running = True
-                        try:
-                            self._portal.call_soon(self._start)
-                        except BaseException:
-                            self._running = False
-                            raise
-                    self._cond.wait()
-            finally:
-                self._waiting = False
-
-    def _translate(self, outcome: BaseException) -> BaseException:
-        if isinstance(outcome, asyncio.CancelledError):
-            if self._portal.closed:
-                return StreamError("the client was closed while the stream was open")
-            return StopIteration()
-        if isinstance(outcome, StopAsyncIteration):
-            return StopIteration()
-        return outcome
+        get = self._queue.get
+        while True:
+            if not self._pumping:
+                self._portal.call_soon(self._start)
+                self._pumping = True
+            item = get()
+            if type(item) is not _PumpEnd:
+                return item  # type: ignore[return-value]
+            self._pumping = False
+            outcome = item.outcome
+            if outcome is not None:
+                raise outcome
 
     def _start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._pump())
+        task = asyncio.get_running_loop().create_task(self._pump())
+        self._task = task
+        task.add_done_callback(self._pumped)
 
     async def _pump(self) -> None:
-        ready, source, pause_on, limit = self._ready, self._source, self._pause_on, self._read_ahead
-        outcome: BaseException | None = None
-        try:
-            while True:
-                item = await source.__anext__()
-                ready.append(item)
-                if self._waiting:
-                    self._waiting = False
-                    with self._cond:
-                        self._cond.notify()
-                if len(ready) >= limit or isinstance(item, pause_on):
-                    return
-        except BaseException as exc:
-            outcome = exc
-            if not isinstance(exc, (Exception, asyncio.CancelledError)):
-                raise
-        finally:
-            with self._cond:
-                self._outcome = outcome
-                self._running = False
-                self._task = None
-                self._cond.notify()
+        put, source, weigh, pause_after = (
+            self._queue.put,
+            self._source,
+            self._weigh,
+            self._pause_after,
+        )
+        left = self._read_ahead
+        while left > 0:
+            item = await source.__anext__()
+            put(item)
+            left -= weigh(item)
+            if pause_after is not None and pause_after(item):
+                return
+
+    def _pumped(self, task: asyncio.Task[None]) -> None:
+        """The pump's done callback: put its end marker (what the caller sees next)."""
+        self._task = None
+        if task.cancelled():
+            closed = self._portal.closed
+            outcome: BaseException | None = (
+                ClientClosedError(CLOSED_MID_STREAM) if closed else StopIteration()
+            )
+        else:
+            outcome = task.exception()
+            if isinstance(outcome, StopAsyncIteration):
+                outcome = StopIteration()
+        self._queue.put(_PumpEnd(outcome))
 
     async def aclose(self) -> None:
         """On the loop: cancel a running pump and wait for it to finish."""
@@ -139,6 +126,3 @@ class SyncIterator(Iterator[T], Generic[T]):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        with self._cond:
-            self._outcome = None
-            self._ready.clear()

@@ -26,8 +26,9 @@ class LlmrixClient:
 
     Every call runs the async `llmrix.LlmrixClient` on one event loop in a private
     daemon thread, so it is safe to share between threads. ``close()`` (or leaving
-    ``with``) closes the session and joins the thread; calls after that raise
-    `LlmrixError`. An aiohttp ``session`` cannot be passed: it belongs to the loop that made it.
+    ``with``) closes the session and joins the thread; calls and streams after
+    that raise `ClientClosedError`, as on the async client. An aiohttp
+    ``session`` cannot be passed: it belongs to the loop that made it.
     """
 
     conversations: Conversations

@@ -14,22 +14,43 @@ So every sync client owns one daemon thread running one loop; calls are handed t
 it with ``asyncio.run_coroutine_threadsafe``, which is thread safe, so any number
 of caller threads may share the client. ``close()`` cancels what still runs,
 closes the async client, stops the loop and joins the thread.
+
+Two edges of a process's life:
+
+- At interpreter exit (the finalizer of a client left open) no new thread may be
+  started (Python 3.12+), and ``loop.shutdown_default_executor()`` starts one. The
+  loop gets its own executor instead, which closing shuts down in place.
+- A child forked after the parent used a client (gunicorn pre-fork,
+  ``multiprocessing`` with fork) has the loop object but not its thread: the child
+  marks every such loop left behind, so the child's calls fail clearly, its exit
+  does not wait for a thread that is not there, and it can build its own client.
+  Nothing of a loop left behind may ever run, not even a finalizer: its selector
+  (an epoll instance) and its sockets are shared with the parent, and a
+  connection closed in the child is unregistered from the parent's loop, which
+  then waits forever on that socket. So the child keeps the loop and the async
+  client for good, with a reference no teardown drops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
+import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, TypeVar
 
-from ..errors import LlmrixError
+from ..errors import ClientClosedError
 
 T = TypeVar("T")
 
 CLOSED_MESSAGE = "the client is closed"
+FORKED_MESSAGE = (
+    "this sync client was made in the parent process before os.fork(); "
+    "create a new client in this process"
+)
 
 
 class Portal:
@@ -63,13 +84,24 @@ class Loop:
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
+        self._executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="llmrix-resolver")
+        self.loop.set_default_executor(self._executor)
         self._lock = threading.Lock()
         self.closed: bool = False
+        self._closed_message = CLOSED_MESSAGE
         self.thread: threading.Thread = threading.Thread(
             target=_serve, args=(self.loop,), daemon=True
         )
         self.thread.name = f"llmrix-sync-{self.thread.name}"
         self.thread.start()
+        _LOOPS.add(self)
+
+    def left_behind(self) -> None:
+        """In a forked child: the loop's thread stayed in the parent; never touch it."""
+        self._lock = threading.Lock()
+        self.closed = True
+        self._closed_message = FORKED_MESSAGE
+        _keep_for_good(self)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the loop and wait for its result in the calling thread."""
@@ -79,23 +111,23 @@ class Loop:
         with self._lock:
             if self.closed:
                 coro.close()
-                raise LlmrixError(CLOSED_MESSAGE)
+                raise ClientClosedError(self._closed_message)
             future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result()
         except concurrent.futures.CancelledError:
             if self.closed:
-                raise LlmrixError(CLOSED_MESSAGE) from None
+                raise ClientClosedError(self._closed_message) from None
             raise
         except BaseException:
             future.cancel()
             raise
 
     def call_soon(self, callback: Callable[[], object]) -> None:
-        """Schedule ``callback`` on the loop; ``LlmrixError`` once closed."""
+        """Schedule ``callback`` on the loop; `ClientClosedError` once closed."""
         with self._lock:
             if self.closed:
-                raise LlmrixError(CLOSED_MESSAGE)
+                raise ClientClosedError(self._closed_message)
             self.loop.call_soon_threadsafe(callback)
 
     def close(self, last: Callable[[], Awaitable[None]]) -> None:
@@ -105,14 +137,16 @@ class Loop:
         schedules all that; the thread then ends by itself.
         """
         with self._lock:
+            if self._closed_message is FORKED_MESSAGE:
+                _keep_for_good(last)
             if self.closed:
                 return
             self.closed = True
             if threading.current_thread() is self.thread:
-                task = self.loop.create_task(_shutdown(last))
+                task = self.loop.create_task(_shutdown(last, self._executor))
                 task.add_done_callback(lambda _: self.loop.stop())
                 return
-            done = asyncio.run_coroutine_threadsafe(_shutdown(last), self.loop)
+            done = asyncio.run_coroutine_threadsafe(_shutdown(last, self._executor), self.loop)
         try:
             done.result()
         finally:
@@ -133,7 +167,9 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
-async def _shutdown(last: Callable[[], Awaitable[None]]) -> None:
+async def _shutdown(
+    last: Callable[[], Awaitable[None]], executor: concurrent.futures.Executor
+) -> None:
     current = asyncio.current_task()
     others = [task for task in asyncio.all_tasks() if task is not current]
     for task in others:
@@ -142,6 +178,24 @@ async def _shutdown(last: Callable[[], Awaitable[None]]) -> None:
     try:
         await last()
     finally:
-        loop = asyncio.get_running_loop()
-        await loop.shutdown_asyncgens()
-        await loop.shutdown_default_executor()
+        await asyncio.get_running_loop().shutdown_asyncgens()
+        executor.shutdown(wait=True)
+
+
+_LOOPS: weakref.WeakSet[Loop] = weakref.WeakSet()
+"""Every loop not yet collected, for the fork hook."""
+
+
+def _keep_for_good(item: object) -> None:
+    """Never free ``item``, even at interpreter teardown (a reference nobody drops)."""
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(item))
+
+
+def _leave_behind_after_fork() -> None:
+    for core in list(_LOOPS):
+        core.left_behind()
+    _LOOPS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_leave_behind_after_fork)

@@ -10,11 +10,11 @@ browser's answer comes back on the next request, where `agui_decisions` /
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._agui import AGUI_HEADERS, APPROVAL_RESPONSE_SCHEMA, AguiEncoder
-from ._decisions import agui_decisions, vercel_decisions
+from ._decisions import agui_answers, agui_decisions, vercel_answers, vercel_decisions
 from ._relay import DEFAULT_KEEPALIVE, OnDisconnect, check_relay_options, relay
 from ._vercel import VERCEL_HEADERS, VercelEncoder
 
@@ -42,38 +42,57 @@ def agui(
     *,
     thread_id: str | None = None,
     run_id: str | None = None,
+    run_input: Mapping[str, Any] | None = None,
     keepalive: float | None = DEFAULT_KEEPALIVE,
     on_disconnect: OnDisconnect = "stop",
 ) -> AsyncIterator[bytes]:
     """The run read from ``stream`` as AG-UI 1.0 events, SSE-encoded.
 
-    ``thread_id`` and ``run_id`` are those of the ``RunAgentInput`` being
-    answered (else the platform's, else fresh ones). An SSE comment is sent
-    after ``keepalive`` seconds of silence (None: never). If the consumer
-    stops iterating before the run is over (the browser went away), the run
-    is stopped, unless ``on_disconnect="detach"``.
+    ``thread_id`` and ``run_id`` name the run (else those of ``run_input``,
+    else the platform's, else fresh ones). ``run_input``, the
+    ``RunAgentInput`` being answered, also closes the approvals its
+    ``resume`` answers (a TOOL_CALL_RESULT each, first). An SSE comment is
+    sent after ``keepalive`` seconds of silence (None: never). If the
+    consumer stops iterating before the run is over (the browser went away),
+    the run is stopped, unless ``on_disconnect="detach"``.
     """
     check_relay_options(keepalive, on_disconnect)
+    answered = []
+    if run_input is not None:
+        thread_id = thread_id or run_input.get("threadId")
+        run_id = run_id or run_input.get("runId")
+        answered = agui_answers(run_input) if run_input.get("resume") else []
     encoder = AguiEncoder(thread_id, run_id)
-    return relay(stream, encoder, keepalive=keepalive, on_disconnect=on_disconnect)
+    return relay(
+        stream, encoder, keepalive=keepalive, on_disconnect=on_disconnect, answered=answered
+    )
 
 
 def vercel(
     stream: ChatStream,
     *,
     message_id: str | None = None,
+    messages: Sequence[Mapping[str, Any]] | None = None,
     keepalive: float | None = DEFAULT_KEEPALIVE,
     on_disconnect: OnDisconnect = "stop",
 ) -> AsyncIterator[bytes]:
     """The run read from ``stream`` as an AI SDK UI message stream (v1), SSE-encoded.
 
-    ``message_id`` names the assistant message (pass the last one's id to
-    continue it after an approval). ``keepalive`` and ``on_disconnect`` as
-    for `agui`.
+    ``message_id`` names the assistant message. ``messages``, the chat
+    request's UI messages: when the last one is the assistant's answering
+    approvals, the stream continues that message (its id, unless
+    ``message_id`` is given) and first settles each answered approval's tool
+    part. ``keepalive`` and ``on_disconnect`` as for `agui`.
     """
     check_relay_options(keepalive, on_disconnect)
+    answered = []
+    if messages and messages[-1].get("role") == "assistant":
+        answered = vercel_answers(messages)
+        message_id = message_id or messages[-1].get("id")
     encoder = VercelEncoder(message_id)
-    return relay(stream, encoder, keepalive=keepalive, on_disconnect=on_disconnect)
+    return relay(
+        stream, encoder, keepalive=keepalive, on_disconnect=on_disconnect, answered=answered
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -5,7 +5,8 @@ text → TEXT_MESSAGE_START/CONTENT/END; tool calls → TOOL_CALL_START/ARGS/END
 and TOOL_CALL_RESULT (a failed call's result carries ``metadata.llmrix.error``);
 sub-agents → SUBAGENT_STARTED / SUBAGENT_FINISHED / SUBAGENT_ERROR (their tool
 calls carry ``subagentRunId``); an interrupt → one synthetic tool call per
-action, then RUN_FINISHED with an interrupt outcome (reason ``tool_call``);
+action, then RUN_FINISHED with an interrupt outcome (reason ``tool_call``), and
+on the resumed run each answer → TOOL_CALL_RESULT of that synthetic call;
 cancelled → RUN_FINISHED with a cancelled outcome; error → RUN_ERROR; typed
 events without a form of their own → CUSTOM; undecoded events → RAW.
 """
@@ -18,8 +19,10 @@ from typing import Any
 
 import msgspec
 
+from ..models import HitlDecision
 from . import _agui_events as ag
 from ._mapping import (
+    ApprovalAnswered,
     ApprovalsRequested,
     Passthrough,
     RunCancelled,
@@ -118,16 +121,8 @@ class AguiEncoder:
         if type(event) is ToolStarted:
             return _tool_call(event.call_id, event.name, event.arguments, event.parent or None)
         if type(event) is ToolEnded:
-            return [
-                ag.ToolCallResult(
-                    message_id=f"{event.call_id}-result",
-                    tool_call_id=event.call_id,
-                    content=json_text(event.result),
-                    role="tool",
-                    subagent_run_id=event.parent or None,
-                    metadata={"llmrix": {"error": True}} if event.failed else None,
-                )
-            ]
+            metadata = {"llmrix": {"error": True}} if event.failed else None
+            return [_result(event.call_id, json_text(event.result), event.parent, metadata)]
         if type(event) is SubagentStarted:
             metadata = {"llmrix": {"input": event.arguments}} if event.arguments != {} else None
             return [
@@ -149,6 +144,8 @@ class AguiEncoder:
     def _run_level(self, event: UiEvent) -> list[ag.AguiEvent]:
         if type(event) is RunFinished:
             return [self._finished(ag.SuccessOutcome())]
+        if type(event) is ApprovalAnswered:
+            return [_result(event.approval_id, describe(event.decision), "", None)]
         if type(event) is ApprovalsRequested:
             return self._interrupt(event)
         if type(event) is RunCancelled:
@@ -185,6 +182,28 @@ class AguiEncoder:
             )
         out.append(self._finished(ag.InterruptOutcome(interrupts=interrupts)))
         return out
+
+
+def _result(
+    call_id: str, content: str, parent: str, metadata: dict[str, Any] | None
+) -> ag.ToolCallResult:
+    return ag.ToolCallResult(
+        message_id=f"{call_id}-result",
+        tool_call_id=call_id,
+        content=content,
+        role="tool",
+        subagent_run_id=parent or None,
+        metadata=metadata,
+    )
+
+
+def describe(decision: HitlDecision) -> str:
+    """A decision in words: the result of an approval's synthetic tool call."""
+    if decision.decision == "reject":
+        return f"rejected: {decision.reason}" if decision.reason else "rejected"
+    if decision.decision == "modify":
+        return f"approved with edited arguments {json_text(decision.modified_args or {})}"
+    return "approved"
 
 
 def _tool_call(call_id: str, name: str, arguments: Any, parent: str | None) -> list[ag.AguiEvent]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
@@ -27,14 +28,16 @@ async def respond(
     protocol: Protocol,
     thread_id: str | None = None,
     run_id: str | None = None,
+    run_input: Mapping[str, Any] | None = None,
     message_id: str | None = None,
+    messages: Sequence[Mapping[str, Any]] | None = None,
     keepalive: float | None = DEFAULT_KEEPALIVE,
     on_disconnect: OnDisconnect = "stop",
 ) -> web.StreamResponse:
     """Relay ``stream`` to ``request``'s client and return the finished `web.StreamResponse`.
 
-    ``protocol`` picks the encoder (``thread_id``/``run_id`` are AG-UI's,
-    ``message_id`` the AI SDK's). When the client goes away mid-run the
+    ``protocol`` picks the encoder: `agui` (``thread_id``, ``run_id``,
+    ``run_input``) or `vercel` (``message_id``, ``messages``). When the client goes away mid-run the
     relay stops the run (or leaves it, ``on_disconnect="detach"``) and the
     response is returned as it is.
     """
@@ -44,13 +47,18 @@ async def respond(
             stream,
             thread_id=thread_id,
             run_id=run_id,
+            run_input=run_input,
             keepalive=keepalive,
             on_disconnect=on_disconnect,
         )
         headers = AGUI_HEADERS
     elif protocol == "vercel":
         body = vercel(
-            stream, message_id=message_id, keepalive=keepalive, on_disconnect=on_disconnect
+            stream,
+            message_id=message_id,
+            messages=messages,
+            keepalive=keepalive,
+            on_disconnect=on_disconnect,
         )
         headers = VERCEL_HEADERS
     else:

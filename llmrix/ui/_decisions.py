@@ -19,7 +19,10 @@ import msgspec
 from ..models import HitlDecision
 from ._ids import parse_approval_id
 
-__all__ = ["agui_decisions", "vercel_decisions"]
+__all__ = ["Answer", "agui_answers", "agui_decisions", "vercel_answers", "vercel_decisions"]
+
+Answer = tuple[str, HitlDecision]
+"""An approval id and the decision the browser gave it."""
 
 
 class _ResumeEntry(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
@@ -73,13 +76,18 @@ def agui_decisions(run_input: Mapping[str, Any] | str | bytes) -> list[HitlDecis
     "reason": "..."}`` rejects. Every interrupt of the paused run must be
     answered exactly once.
     """
+    return [decision for _, decision in agui_answers(run_input)]
+
+
+def agui_answers(run_input: Mapping[str, Any] | str | bytes) -> list[Answer]:
+    """Like `agui_decisions`, each decision with the approval id it answers."""
     body = _json(run_input, "run_input")
     if not isinstance(body, Mapping):
         raise ValueError(f"run_input must be a JSON object, got {type(body).__name__}")
     entries = body.get("resume")
     if not isinstance(entries, list) or not entries:
         raise ValueError("run_input has no resume entries: there is no decision to read")
-    answers: list[tuple[str, HitlDecision]] = []
+    answers: list[Answer] = []
     for index, raw in enumerate(entries):
         entry = _convert(raw, _ResumeEntry, f"resume[{index}]")
         answers.append((entry.interrupt_id, _resume_decision(entry, index)))
@@ -107,6 +115,11 @@ def vercel_decisions(messages: Sequence[Mapping[str, Any]] | str | bytes) -> lis
     modifies, not approved rejects (with the ``reason``). Every approval of
     the paused run must be answered.
     """
+    return [decision for _, decision in vercel_answers(messages)]
+
+
+def vercel_answers(messages: Sequence[Mapping[str, Any]] | str | bytes) -> list[Answer]:
+    """Like `vercel_decisions`, each decision with the approval id it answers."""
     value = _json(messages, "messages")
     if not isinstance(value, list):
         raise ValueError(f"messages must be a list of UI messages, got {type(value).__name__}")
@@ -119,7 +132,7 @@ def vercel_decisions(messages: Sequence[Mapping[str, Any]] | str | bytes) -> lis
     parts = last.get("parts")
     if not isinstance(parts, list):
         raise ValueError("the last assistant message has no list of parts")
-    answers: list[tuple[str, HitlDecision]] = []
+    answers: list[Answer] = []
     for index, raw in enumerate(parts):
         if not isinstance(raw, Mapping) or "approval" not in raw:
             continue
@@ -147,11 +160,11 @@ def _part_decision(part: _ToolPart, index: int) -> HitlDecision:
     return HitlDecision.modify(part.input)
 
 
-def _in_order(answers: list[tuple[str, HitlDecision]]) -> list[HitlDecision]:
+def _in_order(answers: list[Answer]) -> list[Answer]:
     """The decisions ordered by action; every action of one interrupt answered exactly once."""
     places = [parse_approval_id(approval_id) for approval_id, _ in answers]
     interrupt_id, _, count = places[0]
-    slots: list[HitlDecision | None] = [None] * count
+    slots: list[Answer | None] = [None] * count
     for (approval_id, decision), (other, index, total) in zip(answers, places, strict=True):
         if (other, total) != (interrupt_id, count):
             raise ValueError(
@@ -160,7 +173,7 @@ def _in_order(answers: list[tuple[str, HitlDecision]]) -> list[HitlDecision]:
             )
         if slots[index] is not None:
             raise ValueError(f"{approval_id!r} is answered twice")
-        slots[index] = decision
+        slots[index] = (approval_id, decision)
     missing = [str(index + 1) for index, slot in enumerate(slots) if slot is None]
     if missing:
         raise ValueError(

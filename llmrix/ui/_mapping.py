@@ -30,10 +30,12 @@ from ..events import (
     ToolStartEvent,
     UnknownEvent,
 )
+from ..models import HitlDecision
 from ._ids import approval_id
 
 __all__ = [
     "Approval",
+    "ApprovalAnswered",
     "ApprovalsRequested",
     "Passthrough",
     "RunCancelled",
@@ -132,6 +134,13 @@ class ApprovalsRequested(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     approvals: list[Approval]
 
 
+class ApprovalAnswered(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The browser's answer to an approval of the paused run (opens the resumed run)."""
+
+    approval_id: str
+    decision: HitlDecision
+
+
 class RunFinished(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The run completed."""
 
@@ -171,6 +180,7 @@ UiEvent = (
     | SubagentStarted
     | SubagentEnded
     | ApprovalsRequested
+    | ApprovalAnswered
     | RunFinished
     | RunCancelled
     | RunFailed
@@ -209,7 +219,7 @@ class UiMapper:
     def cut_off(self) -> list[UiEvent]:
         """Close the run because the stream had no more events before its end."""
         self.ended = True
-        message = "the stream ended before the run finished"
+        message = "the stream had no events left to relay"
         return [*self._close_text(), RunFailed(message=message, code="StreamEnded")]
 
     def _text(self, event: MessageChunkEvent) -> list[UiEvent]:
@@ -227,8 +237,8 @@ class UiMapper:
     def _fresh_text_id(self, wanted: str) -> str:
         """A message id not used before in this run (a reopened id gets a suffix)."""
         base = wanted or "msg"
-        candidate, number = base, 1
-        while candidate in self._text_ids or (not wanted and number == 1):
+        candidate, number = wanted or "msg-1", 1
+        while candidate in self._text_ids:
             number += 1
             candidate = f"{base}-{number}"
         self._text_ids.add(candidate)

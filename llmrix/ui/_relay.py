@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..errors import LlmrixError
 from ..events import StreamEvent
-from ._mapping import UiEvent, UiMapper
+from ._decisions import Answer
+from ._mapping import ApprovalAnswered, UiEvent, UiMapper
 
 if TYPE_CHECKING:
     from ..streaming import ChatStream
@@ -61,12 +62,20 @@ async def relay(
     *,
     keepalive: float | None,
     on_disconnect: OnDisconnect,
+    answered: Sequence[Answer] = (),
 ) -> AsyncIterator[bytes]:
-    """The SSE bytes of the run read from ``stream``, as ``encoder`` writes them."""
+    """The SSE bytes of the run read from ``stream``, as ``encoder`` writes them.
+
+    ``answered`` are the approvals this run resumes from: their answers open it.
+    """
     mapper = UiMapper()
     batches = stream.batches()
     pending: asyncio.Future[list[StreamEvent]] | None = None
     try:
+        if answered:
+            yield encoder.encode(
+                [ApprovalAnswered(approval_id=id_, decision=decision) for id_, decision in answered]
+            )
         while not mapper.ended:
             if pending is None:
                 pending = asyncio.ensure_future(batches.__anext__())

@@ -6,7 +6,9 @@ text → ``text-start/-delta/-end``; tool calls → dynamic tool parts
 or ``tool-output-error``); sub-agents → a ``data-llmrix-subagent`` part updated
 in place (same id: running, then done or failed); an interrupt → per action a
 synthetic tool input carrying the action name and arguments, then
-``tool-approval-request``, then ``finish`` (``tool-calls``); cancelled →
+``tool-approval-request``, then ``finish`` (``tool-calls``), and on the
+resumed run each answer → ``tool-output-available`` (``{"decision": ...}``) or
+``tool-output-denied`` for that part; cancelled →
 ``abort``; error → ``error`` then ``finish`` (``error``); a typed event without a
 form of its own → ``data-llmrix-<type>`` with its fields; an undecoded event →
 ``data-llmrix-raw`` with the object as received.
@@ -22,6 +24,7 @@ import msgspec
 from . import _vercel_chunks as vc
 from ._agui import json_text
 from ._mapping import (
+    ApprovalAnswered,
     ApprovalsRequested,
     Passthrough,
     RunCancelled,
@@ -120,6 +123,16 @@ class VercelEncoder:
             return []
         if type(event) is RunFinished:
             return [vc.FinishStep(), vc.Finish(finish_reason="stop")]
+        if type(event) is ApprovalAnswered:
+            decision = event.decision
+            if decision.decision == "reject":
+                return [vc.ToolOutputDenied(tool_call_id=event.approval_id)]
+            output: dict[str, Any] = {"decision": decision.decision}
+            if decision.modified_args is not None:
+                output["arguments"] = decision.modified_args
+            return [
+                vc.ToolOutputAvailable(tool_call_id=event.approval_id, output=output, dynamic=True)
+            ]
         if type(event) is ApprovalsRequested:
             out: list[Wire] = []
             for approval in event.approvals:

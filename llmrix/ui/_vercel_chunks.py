@@ -88,6 +88,10 @@ class ToolOutputError(Chunk, tag="tool-output-error", kw_only=True):
     dynamic: bool
 
 
+class ToolOutputDenied(Chunk, tag="tool-output-denied", kw_only=True):
+    tool_call_id: str
+
+
 class ToolApprovalRequest(Chunk, tag="tool-approval-request", kw_only=True):
     approval_id: str
     tool_call_id: str

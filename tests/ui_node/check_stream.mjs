@@ -1,6 +1,8 @@
 // Reads an SSE body on stdin and checks it with the protocol's own package.
-//   node check_stream.mjs vercel  -> the AI SDK's chat transport path: parseJsonEventStream
+//   node check_stream.mjs vercel [message.json]
+//                                 -> the AI SDK's chat transport path: parseJsonEventStream
 //                                    with uiMessageChunkSchema, then readUIMessageStream
+//                                    (continuing the UI message in message.json, if given)
 //   node check_stream.mjs agui    -> @ag-ui/core EventSchemas on every event, then
 //                                    @ag-ui/client verifyEvents on the sequence
 // Prints JSON: {"errors": [what the package refused], then for vercel "reported": [the error
@@ -11,6 +13,7 @@ import { parseJsonEventStream } from '@ai-sdk/provider-utils';
 import { EventSchemas } from '@ag-ui/core/schemas';
 import { verifyEvents } from '@ag-ui/client';
 import { from, lastValueFrom, toArray } from 'rxjs';
+import { readFileSync } from 'node:fs';
 
 const protocol = process.argv[2];
 const parts = [];
@@ -35,6 +38,7 @@ if (protocol === 'vercel') {
   let message = null;
   try {
     for await (const snapshot of readUIMessageStream({
+      message: process.argv[3] ? JSON.parse(readFileSync(process.argv[3], 'utf8')) : undefined,
       stream: chunks,
       onError: (error) => reported.push(error.message),
     })) {
