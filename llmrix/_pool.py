@@ -209,7 +209,7 @@ class LoopPool:
         """In a fork child: never touch this pool's sockets or loop again."""
         self.inherited = self.ended = True
         self._kept = list(self._open)
-        _INHERITED.append(self)
+        _keep_for_good(self)
 
     def _watch_dropped(self, watch: AsyncGenerator[None, None]) -> None:
         """The pool was dropped unclosed: end the watcher without its loop."""
@@ -381,8 +381,19 @@ def _finish(step: Awaitable[object]) -> None:
 
 
 _POOLS: weakref.WeakSet[SessionPool] = weakref.WeakSet()
-_INHERITED: list[LoopPool] = []
-"""The parent's pools, kept alive in a fork child so that nothing ever closes them there."""
+
+
+def _keep_for_good(item: object) -> None:
+    """Never free ``item``, not even at interpreter teardown.
+
+    Freeing an inherited pool in a fork child would let aiohttp's connector
+    finalizer close its transports, which unregisters their sockets from the
+    epoll set the child shares with the parent: the parent's loop would
+    never hear from them again.
+    """
+    import ctypes  # only ever needed in a fork child
+
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(item))
 
 
 def _after_fork_in_child() -> None:
