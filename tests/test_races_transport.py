@@ -156,6 +156,8 @@ def test_a_forked_child_makes_its_own_connections_and_leaves_the_parents(loopbac
                         await client.close()
 
                 os.write(write_end, asyncio.run(child()).encode())
+                del client  # what the child inherited is dropped, as at its exit
+                gc.collect()
                 code = 0
             except BaseException:
                 os.write(write_end, traceback.format_exc().encode())
