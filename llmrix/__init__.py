@@ -1,4 +1,23 @@
-"""Async Python SDK for the llmrix AI Agent Platform."""
+"""Async Python SDK for the llmrix AI Agent Platform.
+
+The layers, each importing only the ones below it (every module is listed):
+
+* Faces: ``cli`` (run by ``__main__``, drawn by ``_term``), ``pytest_plugin``,
+  ``sync/`` (the blocking client over the async one), ``testing/`` (scripted runs,
+  cassettes), ``ui/`` (a run relayed to a web page).
+* Client: ``_client`` (options, then transport, then resources), ``_suggest``
+  (did-you-mean for misspelt options).
+* Resources: ``resources/``, paths and types only.
+* Turn: ``streaming`` (``ChatStream``), ``snapshot``, ``_undecided`` (the warning
+  at an unanswered interrupt).
+* Transport, the only SDK code importing aiohttp: ``_transport``, ``_pool``,
+  ``_eventsource``, ``_options``, ``_retry``, ``_urls``, ``_raw``.
+* Wire, sans-IO: ``sse``, ``chunks``, ``decoding``, ``_buffer`` (the bytes both
+  decoders carry between reads), ``_wire`` (field prefixes, keep-alive forms).
+* Values: ``events``, ``models``, ``errors``, ``_nulls``, ``_json``, ``_logs``,
+  ``_compat``, ``_version``, ``_mixed_install``.
+* ``devserver/``: the dev server, independent of the SDK.
+"""
 
 from . import _mixed_install  # noqa: F401 - raises ImportError beside the official SDK
 from ._client import LlmrixClient

@@ -8,9 +8,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ._logs import setup_from_env
-from ._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
+from ._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions, OptionChanges
 from ._pool import SessionPool
 from ._retry import RetryPolicy
+from ._suggest import checked_keywords
 from ._transport import Transport
 from .events import Event
 from .resources import Agents, Chat, Conversations, Cron
@@ -19,9 +20,6 @@ from .sse import DEFAULT_MAX_FRAME_BYTES
 if TYPE_CHECKING:
     import aiohttp
     from typing_extensions import Unpack
-
-    from ._logs import setup_from_env
-from ._options import OptionChanges
 
 __all__ = ["LlmrixClient"]
 
@@ -33,21 +31,22 @@ class LlmrixClient:
     ``LLMRIX_API_KEY``. One aiohttp session, created on first use, serves every
     call; pass ``session`` to use your own (the client will not close it).
 
-    ``timeout`` bounds each attempt of a call, from waiting for a free
-    connection to the last byte of the answer, and the opening of a stream up
-    to its headers; ``connect_timeout`` bounds establishing one socket. A
-    stream has no total limit: it fails after ``stream_idle_timeout`` seconds
-    of waiting for a byte (time the caller spends between events does not
-    count). ``max_connections`` caps the calls and streams that hold a
-    connection at once; more wait their turn within ``timeout``. ``stop()``
-    and ``decide()`` have a few connections of their own, so they work while
-    every slot holds a stream. ``retry`` (or just ``max_retries``) says which
-    failures are retried; ``max_frame_bytes`` and ``max_response_bytes`` cap a
-    stream frame and a call's answer. Proxy environment variables
-    (``HTTPS_PROXY``, ``NO_PROXY``...) are honoured unless ``trust_env=False``.
-    ``trace_configs`` (aiohttp ``TraceConfig`` objects) are given to the session
-    the client creates, for tracing. ``LLMRIX_LOG=info`` (or ``debug``) prints
-    the ``llmrix`` logger: one line per call with its status, time and retries.
+    ``timeout`` bounds each attempt of a call, from waiting for a free connection to
+    the last byte of the answer, and the opening of a stream up to its headers;
+    ``connect_timeout`` bounds establishing one socket. A stream has no total limit:
+    it fails after ``stream_idle_timeout`` seconds of waiting for a byte (time the
+    caller spends between events does not count). A stream waiting
+    ``undecided_warning`` seconds at an interrupt nobody answered logs one warning
+    (``None``: never). ``max_connections`` caps the calls and streams that hold a
+    connection at once; more wait their turn within ``timeout``. ``stop()`` and
+    ``decide()`` have a few connections of their own, so they work while every slot
+    holds a stream. ``retry`` (or just ``max_retries``) says which failures are
+    retried; ``max_frame_bytes`` and ``max_response_bytes`` cap a stream frame and a
+    call's answer. Proxy environment variables (``HTTPS_PROXY``, ``NO_PROXY``...)
+    are honoured unless ``trust_env=False``. ``trace_configs`` (aiohttp
+    ``TraceConfig`` objects) are given to the session the client creates, for
+    tracing. ``LLMRIX_LOG=info`` (or ``debug``) prints the ``llmrix`` logger: one
+    line per call with its status, time and retries.
     """
 
     conversations: Conversations
@@ -57,6 +56,7 @@ class LlmrixClient:
     agents: Agents
     """Agents and team mates (cloud deployments)."""
 
+    @checked_keywords("LlmrixClient option")
     def __init__(
         self,
         base_url: str | None = None,
@@ -65,6 +65,7 @@ class LlmrixClient:
         timeout: float | None = 60.0,
         connect_timeout: float | None = 10.0,
         stream_idle_timeout: float | None = 60.0,
+        undecided_warning: float | None = 30.0,
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
@@ -87,6 +88,7 @@ class LlmrixClient:
             timeout=timeout,
             connect_timeout=connect_timeout,
             stream_idle_timeout=stream_idle_timeout,
+            undecided_warning=undecided_warning,
             retry=retry or RetryPolicy(),
             max_frame_bytes=max_frame_bytes,
             max_response_bytes=max_response_bytes,

@@ -9,6 +9,7 @@ original (neither as ``__cause__`` nor as ``__context__``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -37,6 +38,9 @@ def _host(exc: aiohttp.ClientConnectorError) -> str:
 
 
 def _os_reason(exc: OSError) -> str:
+    """The system's words for ``exc`` (``os.strerror`` when it has an errno)."""
+    if exc.errno and exc.errno > 0:
+        return os.strerror(exc.errno)
     return exc.strerror or type(exc).__name__
 
 
@@ -59,7 +63,7 @@ def _connector(exc: BaseException) -> Failure:
     else:
         where = _host(exc)
     return Failure(
-        APIConnectionError, f"cannot connect to {where}: {_os_reason(exc.os_error)}", True
+        APIConnectionError, f"cannot connect to {where} ({_os_reason(exc.os_error)})", True
     )
 
 

@@ -44,7 +44,7 @@ def mixed_install_message(package_dir: str, found: list[str]) -> str:
         "Repair this environment with:\n"
         f"    {python} -m pip uninstall -y {OFFICIAL_DISTRIBUTION} llmrix\n"
         f"    {python} -m pip install llmrix\n"
-        "(or install llmrix again from wherever you got it). To keep the official SDK "
+        "(from a checkout of llmrix: pip install . in it). To keep the official SDK "
         "instead, uninstall both and install only it. Migration guide: "
         "'Coming from llmrix-python-sdk' in the llmrix docs."
     )

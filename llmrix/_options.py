@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 from yarl import URL
 
 from ._retry import RetryPolicy
+from ._suggest import unknown_names_error
 from ._urls import parse_base_url
 from ._version import __version__
 from .sse import DEFAULT_MAX_FRAME_BYTES
@@ -36,6 +37,7 @@ class OptionChanges(TypedDict, total=False):
     timeout: float | None
     connect_timeout: float | None
     stream_idle_timeout: float | None
+    undecided_warning: float | None
     max_retries: int
     retry: RetryPolicy
     max_frame_bytes: int
@@ -61,7 +63,7 @@ def check_request_options(options: Mapping[str, object]) -> None:
     """Raise ``TypeError``/``ValueError`` for an unknown or ill-typed per-call option."""
     unknown = set(options) - set(RequestOptions.__annotations__)
     if unknown:
-        raise TypeError(f"unknown per-call option(s): {', '.join(sorted(unknown))}")
+        raise unknown_names_error("per-call option", unknown, RequestOptions.__annotations__)
     for name in ("extra_headers", "extra_query"):
         value = options.get(name)
         if value is not None and not (
@@ -131,6 +133,8 @@ class ClientOptions:
     connecting, sending, reading the answer) and the opening of a stream (up to
     its headers). ``connect_timeout`` bounds establishing one socket.
     ``stream_idle_timeout`` bounds each wait for stream bytes.
+    ``undecided_warning``: seconds a stream may wait at an unanswered interrupt
+    before one warning is logged (``None``: never).
     """
 
     base_url: URL = field(repr=False)
@@ -138,6 +142,7 @@ class ClientOptions:
     timeout: float | None = 60.0
     connect_timeout: float | None = 10.0
     stream_idle_timeout: float | None = 60.0
+    undecided_warning: float | None = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
@@ -154,7 +159,7 @@ class ClientOptions:
         object.__setattr__(self, "api_key", _clean_api_key(self.api_key))
         if self.api_key and (self.base_url.user or self.base_url.password):
             raise ValueError("give either api_key or credentials in base_url, not both")
-        for name in ("timeout", "connect_timeout", "stream_idle_timeout"):
+        for name in ("timeout", "connect_timeout", "stream_idle_timeout", "undecided_warning"):
             check_timeout(name, getattr(self, name))
         _check_count("max_frame_bytes", self.max_frame_bytes, 1)
         _check_count("max_response_bytes", self.max_response_bytes, 1)
@@ -185,7 +190,7 @@ class ClientOptions:
         """A copy with ``changes`` (`OptionChanges` keys); headers are merged."""
         unknown = set(changes) - set(OptionChanges.__annotations__)
         if unknown:
-            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+            raise unknown_names_error("option", unknown, OptionChanges.__annotations__)
         if "max_retries" in changes:
             retry = changes.pop("retry", self.retry)
             if not isinstance(retry, RetryPolicy):

@@ -10,8 +10,16 @@ from collections.abc import Callable
 from typing import TextIO
 
 _RESET = "\033[0m"
-_GLYPHS = {"tool": "⚙", "ok": "✓", "fail": "✗", "ask": "?", "stop": "■", "to": "→"}
-_ASCII_GLYPHS = {"tool": "*", "ok": "+", "fail": "x", "ask": "?", "stop": "#", "to": "->"}
+_GLYPHS = {"tool": "⚙", "ok": "✓", "fail": "✗", "ask": "?", "stop": "■", "to": "→", "more": "…"}
+_ASCII_GLYPHS = {
+    "tool": "*",
+    "ok": "+",
+    "fail": "x",
+    "ask": "?",
+    "stop": "#",
+    "to": "->",
+    "more": "...",
+}
 
 
 def colour_wanted(stream: TextIO) -> bool:

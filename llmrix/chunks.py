@@ -10,10 +10,10 @@ done = decoder.feed(b"", events)     # at the end of the body
 Three layers, each with one job (in the spirit of h11's buffer / reader /
 state split):
 
-- `ChunkDecoder` (this module) buffers: it drops a leading BOM, turns CR and
-  CRLF line ends into LF, and carries the unfinished tail after the last blank
-  line to the next chunk. What it hands on is a region of whole frames that
-  starts and ends in a clean state.
+- `ChunkDecoder` (this module) cuts each read after its last blank line; the
+  shared `ByteBuffer` drops a leading BOM, turns CR and CRLF line ends into LF,
+  and carries the unfinished tail to the next read. What it hands on is a
+  region of whole frames that starts and ends in a clean state.
 - `llmrix.sse.frame_spans` and `llmrix.sse.data_payloads` are the bulk route,
   pure functions over that region's lines: runs of ``event:``/``data:``/blank
   triplets and their payloads, cut out with a few C-level calls, and the odd
@@ -30,16 +30,19 @@ from __future__ import annotations
 
 from collections.abc import MutableSequence
 
+from ._buffer import ByteBuffer
+from ._wire import COMMENT, DATA_FIELD, EVENT_FIELD, KEEP_ALIVE_HEADS, KEEP_ALIVE_LINES
 from .decoding import DEFAULT_DECODER, EventDecoder
-from .errors import StreamError
 from .events import StreamEvent
 from .sse import DEFAULT_MAX_FRAME_BYTES, SSEDecoder, data_payloads, frame_spans
 
 __all__ = ["ChunkDecoder"]
 
-_BOM = b"\xef\xbb\xbf"
-_KEEP_ALIVE_DATA = frozenset({b"data: :ping", b'data: {"channel":"heartbeat","type":""}'})
-"""Data lines that make a frame a keep-alive whatever its event name."""
+_EVENT_CUT = len(EVENT_FIELD)
+_DATA_CUT = len(DATA_FIELD)
+_DATA_AFTER_BLANK = b"\n\n" + DATA_FIELD
+_EMPTY_EVENT_DATA = b"\n\n" + EVENT_FIELD + b"\n" + DATA_FIELD
+"""A frame without an ``event:`` line gets an empty one, which changes nothing."""
 _LINES_PER_SPAN = 24
 """Fewer lines than this per span on average means irregular framing, where the general
 line route in one go beats many short bulk runs (the result is the same either way)."""
@@ -58,7 +61,7 @@ class ChunkDecoder:
     ``max_frame_bytes`` raises `StreamError`, like bad frame data.
     """
 
-    __slots__ = ("_cr", "_events", "_lines", "_max", "_started", "_tail", "_tail_size")
+    __slots__ = ("_buffer", "_events", "_lines", "_max")
 
     def __init__(
         self,
@@ -69,52 +72,30 @@ class ChunkDecoder:
         self._max = max_frame_bytes
         self._events = events
         self._lines = SSEDecoder(max_frame_bytes=max_frame_bytes)
-        self._tail: list[bytes | memoryview] = []
-        self._tail_size = 0
-        self._cr = False
-        self._started = False
+        self._buffer = ByteBuffer(max_frame_bytes)
 
     def feed(self, chunk: bytes, out: MutableSequence[StreamEvent]) -> bool:
         """Decode ``chunk`` into ``out``; True once a terminal event is in. ``b""`` ends."""
-        if chunk[-2:] == b"\n\n" and not (self._tail or self._cr) and self._started:
+        buffer = self._buffer
+        if chunk[-2:] == b"\n\n" and buffer.idle:
             lines = chunk.split(b"\n", 3)
             if len(lines) == 3:
-                lines.insert(0, b"event: ")
+                lines.insert(0, EVENT_FIELD)
             lone = len(lines) == 4 and not (lines.pop() or lines[2])
             if lone and len(chunk) <= self._max and b"\r" not in chunk:
                 return self._lone(lines, out)
         if not chunk:
             return self.finish(out)
-        if not self._started:
-            chunk = self._after_bom(chunk)
-            if not chunk:
-                return False
-        if self._cr or b"\r" in chunk:
-            chunk = self._to_lf(chunk)
+        chunk = buffer.lf(chunk)
         cut = chunk.rfind(b"\n\n") + 2
-        if cut == 1:
-            if chunk[:1] == b"\n" and self._tail and self._tail[-1][-1:] == b"\n":
-                cut = 1
-            else:
-                self._keep(chunk)
-                return False
-        if self._tail:
-            self._tail.append(memoryview(chunk)[:cut])
-            region = b"".join(self._tail)
-            self._tail.clear()
-            self._tail_size = 0
-        else:
-            region = chunk if cut == len(chunk) else chunk[:cut]
-        if cut < len(chunk):
-            self._keep(chunk[cut:])
-        return self._region(region, out)
+        if cut == 1 and not (chunk[:1] == b"\n" and buffer.ends_line()):
+            buffer.keep(chunk)
+            return False
+        return self._region(buffer.take(chunk, cut), out)
 
     def finish(self, out: MutableSequence[StreamEvent]) -> bool:
         """End of stream: decode a last frame that had no blank line after it."""
-        rest = b"".join(self._tail)
-        self._tail.clear()
-        self._tail_size = 0
-        self._cr = False
+        rest = self._buffer.drain()
         lines = rest.split(b"\n") if rest else []
         frames = self._lines.decode_lines([*lines, b""])
         return self._events.decode_frames(
@@ -123,8 +104,8 @@ class ChunkDecoder:
 
     def _region(self, region: bytes, out: MutableSequence[StreamEvent]) -> bool:
         """Whole frames, clean state before and after: bulk runs, odd frames to the line route."""
-        if region[:6] == b"data: " or region.find(b"\n\ndata: ", 0, _PROBE) >= 0:
-            region = (b"\n\n" + region).replace(b"\n\ndata: ", b"\n\nevent: \ndata: ")[2:]
+        if region[:_DATA_CUT] == DATA_FIELD or region.find(_DATA_AFTER_BLANK, 0, _PROBE) >= 0:
+            region = (b"\n\n" + region).replace(_DATA_AFTER_BLANK, _EMPTY_EVENT_DATA)[2:]
         lines = region.split(b"\n")
         lines.pop()
         spans = frame_spans(lines, most=1 + len(lines) // _LINES_PER_SPAN)
@@ -143,14 +124,14 @@ class ChunkDecoder:
         the protocol's keep-alives are dropped, an ``event:``/``data:`` frame is decoded
         alone; anything else goes to the general line route."""
         if len(lines) == 2:
-            lines = [b"event: ", *lines]
+            lines = [EVENT_FIELD, *lines]
         if len(lines) == 3:
             head, data, _ = lines
-            if head[:7] == b"event: ":
-                if head == b"event: heartbeat" or data[:1] == b":" or data in _KEEP_ALIVE_DATA:
+            if head[:_EVENT_CUT] == EVENT_FIELD:
+                if head in KEEP_ALIVE_HEADS or data[:1] == COMMENT or data in KEEP_ALIVE_LINES:
                     return False
-                if data[:6] == b"data: ":
-                    return self._events.decode_frame(data[6:], head, out)
+                if data[:_DATA_CUT] == DATA_FIELD:
+                    return self._events.decode_frame(data[_DATA_CUT:], head, out)
         return self._general(lines, out)
 
     def _bulk(
@@ -176,34 +157,3 @@ class ChunkDecoder:
         return self._events.decode_frames(
             [name for name, _ in frames], [data for _, data in frames], out
         )
-
-    def _keep(self, piece: bytes) -> None:
-        """Carry ``piece`` (no complete frame in it) to the next chunk, within the limit."""
-        if not piece:
-            return
-        self._tail.append(piece)
-        self._tail_size += len(piece)
-        if self._tail_size > self._max:
-            raise StreamError(f"SSE frame exceeds max_frame_bytes ({self._max} bytes)")
-
-    def _after_bom(self, chunk: bytes) -> bytes:
-        """``chunk`` without the stream's leading BOM (which may arrive split)."""
-        head = b"".join(self._tail) + chunk
-        self._tail.clear()
-        self._tail_size = 0
-        if len(head) < len(_BOM) and _BOM.startswith(head):
-            self._tail.append(head)
-            return b""
-        self._started = True
-        return head[len(_BOM) :] if head.startswith(_BOM) else head
-
-    def _to_lf(self, chunk: bytes) -> bytes:
-        """CRLF and lone CR as LF; a CR that ends a chunk may pair with the next one's LF."""
-        if self._cr:
-            self._cr = False
-            if chunk[:1] == b"\n":
-                chunk = chunk[1:]
-        if b"\r" in chunk:
-            self._cr = chunk[-1:] == b"\r"
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        return chunk

@@ -35,6 +35,8 @@ from .resources import Chat
 __all__ = ["main"]
 
 EXIT_INTERRUPTED = 130
+HISTORY_WIDTH = 70
+"""Characters of each message the demo shows in the history."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,7 +63,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send conversation and message seq cursors as strings",
     )
-    serve.add_argument("--heartbeat-interval", type=float, default=15.0, metavar="SECONDS")
+    serve.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="send a keep-alive after this long without output (default: %(default)s)",
+    )
+    serve.add_argument("--quiet", action="store_true", help="do not print a line for each request")
     serve.add_argument(
         "--faults",
         default="",
@@ -162,6 +171,7 @@ def _serve_command(args: argparse.Namespace) -> int:
             heartbeat_interval=args.heartbeat_interval,
             auth_mode=args.auth_mode,
             string_seq=args.string_seq,
+            quiet=args.quiet,
             **dataclasses.asdict(faults),
         )
     except OSError as exc:
@@ -247,6 +257,11 @@ class _Printer:
                 self.line(s.notice(f"  {g['stop']} cancelled: {event.why}"))
 
 
+def _clip(text: str, width: int, more: str) -> str:
+    """``text`` cut to ``width`` characters, the cut marked with ``more``."""
+    return text if len(text) <= width else text[: width - len(more)] + more
+
+
 def _actions(event: HitlInterruptEvent) -> list[tuple[str, Any, str]]:
     """The actions an interrupt asks about, whichever wire shape it came in."""
     return [(r.name, r.args, r.description) for r in event.requests]
@@ -302,7 +317,8 @@ async def _demo(out: TextIO) -> int:
         async for message in client.conversations.iter_messages(conversation.id):
             content = (message.content or "").replace("\n", " ")
             tools = ", ".join(call.name for call in message.tool_calls or [])
-            show.line(f"  {message.role:>9}: {content[:70]}" + (f" [{tools}]" if tools else ""))
+            shown = _clip(content, HISTORY_WIDTH, show.style.glyphs["more"])
+            show.line(f"  {message.role:>9}: {shown}" + (f" [{tools}]" if tools else ""))
         show.line("\nDone. Run `llmrix serve` to keep a dev server up for your own code.")
     return 0
 

@@ -1,8 +1,8 @@
-"""Decoding frame data into typed events: `EventDecoder` and its module-level forms.
+"""Decoding frame data into typed events: `EventDecoder` and its module-level form.
 
-``decode_event`` and ``decode_frames`` use `DEFAULT_DECODER` (the SDK's own
-event types); an `EventDecoder` built with ``extra`` types decodes those too,
-on the same route. `EventRegistry` is a client's current decoder.
+``decode_event`` uses `DEFAULT_DECODER` (the SDK's own event types); an
+`EventDecoder` built with ``extra`` types decodes those too, on the same route.
+`EventRegistry` is a client's current decoder.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import msgspec
 
 from ._json import replace_lone_surrogates
 from ._nulls import convert_lenient
+from ._wire import EVENT_FIELD, HEARTBEAT_CHANNEL, is_keep_alive
 from .errors import StreamError
 from .events import KNOWN_EVENTS, Event, HeartbeatEvent, StreamEvent, UnknownEvent
 
@@ -24,10 +25,10 @@ __all__ = [
     "EventDecoder",
     "EventRegistry",
     "decode_event",
-    "decode_frames",
 ]
 
 _SNIPPET = 200
+_EVENT_CUT = len(EVENT_FIELD)
 _DECODE_ERRORS = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
 
 
@@ -104,20 +105,20 @@ class EventDecoder:
         self._names = _Keys(plain, named, 0)
         """Frames labelled by event name (``b""``: none)."""
         self._heads = _Keys(
-            frozenset((cls, b"event: " + name) for cls, name in plain),
-            {cls: b"event: " + name for cls, name in named.items()},
-            7,
+            frozenset((cls, EVENT_FIELD + name) for cls, name in plain),
+            {cls: EVENT_FIELD + name for cls, name in named.items()},
+            _EVENT_CUT,
         )
         """Frames labelled by their ``event: `` line."""
 
     def decode(self, data: bytes, event_name: bytes = b"") -> StreamEvent | None:
         """Decode one frame's data into an event; ``None`` means a keep-alive.
 
-        Keep-alives: an ``event: heartbeat`` frame, the data ``:ping``, empty data,
-        and any object on the ``heartbeat`` channel. Raises `StreamError` for data
-        that is not a JSON object or a known event whose fields have the wrong types.
+        Keep-alives: what `llmrix._wire.is_keep_alive` says, empty data, and any
+        object on the ``heartbeat`` channel. Raises `StreamError` for data that is
+        not a JSON object or a known event whose fields have the wrong types.
         """
-        if event_name == b"heartbeat" or data == b":ping":
+        if is_keep_alive(event_name, data):
             return None
         try:
             event = self._one(data)
@@ -127,7 +128,7 @@ class EventDecoder:
 
     def _refused(self, data: bytes, event_name: bytes) -> StreamEvent | None:
         """`decode` for data the typed decoder has just refused."""
-        if event_name == b"heartbeat" or data == b":ping":
+        if is_keep_alive(event_name, data):
             return None
         return self._slow(data, event_name)
 
@@ -149,7 +150,7 @@ class EventDecoder:
         obj = self._object(data)
         kind = obj.get("type") or ""
         channel = obj.get("channel") or event_name.decode("utf-8", "replace").strip()
-        if channel == "heartbeat":
+        if channel == HEARTBEAT_CHANNEL:
             return None
         if not isinstance(kind, str) or not isinstance(channel, str):
             raise StreamError(f"SSE frame has a non-string channel or type: {_snippet(data)!r}")
@@ -275,11 +276,11 @@ class EventDecoder:
         try:
             event = self._one(data)
         except _DECODE_ERRORS:
-            return self._append(self._refused(data, head[7:]), out)
+            return self._append(self._refused(data, head[_EVENT_CUT:]), out)
         if (type(event), head) in self._heads.plain:
             out.append(event)
             return False
-        return self._append(self._screened(event, data, head[7:]), out)
+        return self._append(self._screened(event, data, head[_EVENT_CUT:]), out)
 
 
 def _positions(items: list[Any], key: Any) -> Iterator[int]:
@@ -300,13 +301,6 @@ DEFAULT_DECODER = EventDecoder()
 def decode_event(data: bytes, event_name: bytes = b"") -> StreamEvent | None:
     """`EventDecoder.decode` with the SDK's event types."""
     return DEFAULT_DECODER.decode(data, event_name)
-
-
-def decode_frames(
-    names: list[bytes], datas: list[bytes], out: MutableSequence[StreamEvent]
-) -> bool:
-    """`EventDecoder.decode_frames` with the SDK's event types."""
-    return DEFAULT_DECODER.decode_frames(names, datas, out)
 
 
 class EventRegistry:

@@ -39,7 +39,8 @@ from .testing._session import RECORD_MODES, CassetteSession, ServerThread, use_c
 
 F = TypeVar("F", bound=Callable[..., Any])
 MISSING_ASYNCIO = (
-    "llmrix's pytest fixtures are async and need pytest-asyncio: pip install 'llmrix[pytest]'"
+    "llmrix's pytest fixtures are async and need pytest-asyncio: install the pytest extra,"
+    " pip install 'llmrix[pytest]' (from a checkout of llmrix: pip install '.[pytest]')"
 )
 MARKER = "llmrix_cassette"
 CASSETTE_DIR = "cassettes"

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from itertools import compress, count, repeat
 from typing import NamedTuple
 
+from ._buffer import ByteBuffer
+from ._wire import COMMENT, DATA_FIELD, EVENT_FIELD, KEEP_ALIVE_HEADS
 from .errors import StreamError
 
 __all__ = [
@@ -34,7 +36,10 @@ __all__ = [
 
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 
-_BOM = b"\xef\xbb\xbf"
+_EVENT_CUT = len(EVENT_FIELD)
+_DATA_CUT = len(DATA_FIELD)
+_COMMENT_BYTE = COMMENT[0]
+_EVENT_AFTER_LF = b"\n" + EVENT_FIELD
 RUN_FRAMES = 128
 """Most frames in one bulk run: bounds what one refused frame costs its neighbours."""
 
@@ -61,26 +66,11 @@ class SSEDecoder:
     line. A frame or line longer than ``max_frame_bytes`` raises ``StreamError``.
     """
 
-    __slots__ = (
-        "_data",
-        "_data_size",
-        "_event",
-        "_last_id",
-        "_max",
-        "_meta",
-        "_pending_cr",
-        "_retry",
-        "_started",
-        "_tail",
-        "_tail_size",
-    )
+    __slots__ = ("_buffer", "_data", "_data_size", "_event", "_last_id", "_max", "_meta", "_retry")
 
     def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
         self._max = max_frame_bytes
-        self._tail: list[bytes] = []
-        self._tail_size = 0
-        self._pending_cr = False
-        self._started = False
+        self._buffer = ByteBuffer(max_frame_bytes)
         self._data: list[bytes] = []
         self._data_size = 0
         self._event = b""
@@ -100,11 +90,6 @@ class SSEDecoder:
         self._meta = []
         return self._to_events(self._process(self._flush_lines()))
 
-    @property
-    def last_event_id(self) -> str | None:
-        """The last ``id`` field seen, as the reconnection id."""
-        return None if self._last_id is None else self._last_id.decode("utf-8", "replace")
-
     def feed_raw(self, chunk: bytes) -> list[RawFrame]:
         """Like `feed`, but frames stay bytes."""
         lines = self._complete(chunk).split(b"\n")
@@ -120,60 +105,22 @@ class SSEDecoder:
         return self._process(self._flush_lines())
 
     def _complete(self, chunk: bytes) -> bytes:
-        """Buffer the unfinished last line; return the finished lines, LF-ended (or b"")."""
-        if not self._started:
-            chunk = self._strip_bom(chunk)
-            if not chunk:
-                return b""
-        if self._pending_cr and chunk:
-            self._pending_cr = False
-            if chunk[:1] == b"\n":
-                chunk = chunk[1:]
-        if b"\n" not in chunk and b"\r" not in chunk:
-            self._grow_tail(chunk)
-            return b""
-        if self._tail:
-            self._tail.append(chunk)
-            chunk = b"".join(self._tail)
-            self._tail.clear()
-            self._tail_size = 0
-        if b"\r" in chunk:
-            self._pending_cr = chunk[-1:] == b"\r"
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        """The stream's finished lines so far, LF-ended (or ``b""``); the rest stays kept."""
+        buffer = self._buffer
+        chunk = buffer.lf(chunk)
         end = chunk.rfind(b"\n") + 1
-        self._grow_tail(chunk[end:])
-        if end < len(chunk):
-            chunk = chunk[:end]
-        return chunk
+        if not end:
+            buffer.keep(chunk, self._data_size)
+            return b""
+        return buffer.take(chunk, end, self._data_size)
 
     def _flush_lines(self) -> list[bytes]:
-        lines = [b"".join(self._tail), b""] if self._tail else [b""]
-        self._tail.clear()
-        self._tail_size = 0
-        self._pending_cr = False
-        return lines
-
-    def _strip_bom(self, chunk: bytes) -> bytes:
-        head = b"".join(self._tail) + chunk
-        if len(head) < len(_BOM) and _BOM.startswith(head):
-            self._tail = [head]
-            self._tail_size = len(head)
-            return b""
-        self._tail.clear()
-        self._tail_size = 0
-        self._started = True
-        return head[len(_BOM) :] if head.startswith(_BOM) else head
-
-    def _grow_tail(self, piece: bytes) -> None:
-        if not piece:
-            return
-        self._tail.append(piece)
-        self._tail_size += len(piece)
-        if self._tail_size + self._data_size > self._max:
-            raise StreamError(f"SSE frame exceeds max_frame_bytes ({self._max} bytes)")
+        rest = self._buffer.drain()
+        return [rest, b""] if rest else [b""]
 
     def _process(self, lines: list[bytes]) -> list[RawFrame]:
         frames: list[RawFrame] = []
+        comment, colon_byte = _COMMENT_BYTE, COMMENT
         for line in lines:
             if not line:
                 if self._data:
@@ -186,9 +133,9 @@ class SSEDecoder:
                     self._data_size = 0
                 self._event = b""
                 continue
-            if line[0] == 58:  # b":" starts a comment
+            if line[0] == comment:
                 continue
-            name, colon, value = line.partition(b":")
+            name, colon, value = line.partition(colon_byte)
             if colon and value[:1] == b" ":
                 value = value[1:]
             if name == b"data":
@@ -270,16 +217,16 @@ def frame_spans(
 
 
 def _event_heads(heads: list[bytes]) -> int:
-    """How many of ``heads`` in a row are ``event: `` lines other than ``event: heartbeat``."""
+    """How many of ``heads`` in a row are ``event: `` lines that are not keep-alives."""
     distinct = list(set(heads))
     good = len(heads)
-    if b"event: heartbeat" in distinct:
-        good = heads.index(b"event: heartbeat")
+    for keep_alive in KEEP_ALIVE_HEADS.intersection(distinct):
+        good = min(good, heads.index(keep_alive))
     if (
-        distinct[0][:7] != b"event: "
-        or b"\n".join(distinct).count(b"\nevent: ") != len(distinct) - 1
+        distinct[0][:_EVENT_CUT] != EVENT_FIELD
+        or b"\n".join(distinct).count(_EVENT_AFTER_LF) != len(distinct) - 1
     ):
-        flags = list(map(bytes.startswith, heads, repeat(b"event: ")))
+        flags = list(map(bytes.startswith, heads, repeat(EVENT_FIELD)))
         with suppress(ValueError):
             good = min(good, flags.index(False))
     return good
@@ -290,13 +237,13 @@ def data_payloads(lines: list[bytes]) -> tuple[list[bytes], int]:
 
     Pure. ``bytes.removeprefix`` strips every line in one C-level ``map``; the byte
     count removed (two joins are cheaper than summing lengths), exactly
-    ``6 * len(lines)``, proves each line had the prefix (it removes 6 bytes or
-    none). Otherwise the payloads stop before the first line without it, which
+    ``len(DATA_FIELD) * len(lines)``, proves each line had the prefix (it removes
+    all of it or none). Otherwise the payloads stop before the first line without it, which
     the caller hands to the general route.
     """
-    payloads = list(map(bytes.removeprefix, lines, repeat(b"data: ")))
-    if len(b"".join(lines)) - len(b"".join(payloads)) == 6 * len(lines):
+    payloads = list(map(bytes.removeprefix, lines, repeat(DATA_FIELD)))
+    if len(b"".join(lines)) - len(b"".join(payloads)) == _DATA_CUT * len(lines):
         return payloads, len(lines)
-    flags = list(map(bytes.startswith, lines, repeat(b"data: ")))
+    flags = list(map(bytes.startswith, lines, repeat(DATA_FIELD)))
     good = flags.index(False)
     return payloads[:good], good

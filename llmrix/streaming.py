@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
+from ._undecided import warn_if_undecided
 from .errors import LlmrixError, RunPausedError, StreamError
 from .events import HitlInterruptEvent, MessageChunkEvent, StreamEvent
 from .models import ChatRequest, HitlDecision
@@ -85,8 +86,10 @@ class ChatStream:
         stop: Callable[[], Awaitable[None]],
         decide: Callable[[Sequence[HitlDecision]], Awaitable[None]],
         keep_text: bool = True,
+        undecided_warning: float | None = None,
     ) -> None:
         self._request = request
+        self._undecided_warning = undecided_warning
         self._connect = connect
         self._stop = stop
         self._decide = decide
@@ -251,6 +254,12 @@ class ChatStream:
         if self._reading:
             raise RuntimeError("another task is already reading this ChatStream")
         self._reading = True
+        last = self._last_decoded
+        watch = (
+            warn_if_undecided(last, self._undecided_warning)
+            if type(last) is HitlInterruptEvent
+            else None
+        )
         try:
             events = await source.next_batch()
         except BaseException as exc:
@@ -263,6 +272,8 @@ class ChatStream:
             raise
         finally:
             self._reading = False
+            if watch is not None:
+                watch.cancel()
         if events:
             self._last_decoded = events[-1]
         elif source.saw_terminal:

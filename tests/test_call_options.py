@@ -179,16 +179,38 @@ async def test_timeout_applies_to_that_call_only(
     assert acquired(client) == 0
 
 
+def test_a_misspelt_client_option_names_the_closest_valid_one() -> None:
+    from llmrix.sync import LlmrixClient as SyncClient
+
+    hint = r"'stream_idel_timeout' \(did you mean 'stream_idle_timeout'\?\)"
+    bad: dict[str, Any] = {"stream_idel_timeout": 5}
+    with pytest.raises(TypeError, match=f"unknown LlmrixClient option: {hint}"):
+        LlmrixClient("http://127.0.0.1:9", **bad)
+    with pytest.raises(TypeError, match=f"unknown LlmrixClient option: {hint}"):
+        SyncClient("http://127.0.0.1:9", **bad)
+    with pytest.raises(TypeError, match=r"unknown LlmrixClient option: 'zzz'$"):
+        LlmrixClient("http://127.0.0.1:9", **{"zzz": 1})  # type: ignore[arg-type]
+
+
+async def test_a_misspelt_with_options_change_names_the_closest_valid_one() -> None:
+    async with LlmrixClient("http://127.0.0.1:9") as client:
+        with pytest.raises(TypeError, match=r"'max_retires' \(did you mean 'max_retries'\?\)"):
+            client.with_options(**{"max_retires": 2})  # type: ignore[arg-type]
+
+
 async def test_misspelt_or_ill_typed_options_are_a_clear_type_error(
     make_client: Callable[..., LlmrixClient],
 ) -> None:
     client = make_client("http://127.0.0.1:9", max_retries=0)
     bad: dict[str, Any] = {"extra_header": {"a": "b"}}
-    with pytest.raises(TypeError, match=r"unknown per-call option.*extra_header"):
+    with pytest.raises(
+        TypeError,
+        match=r"unknown per-call option: 'extra_header' \(did you mean 'extra_headers'\?\)",
+    ):
         await client.conversations.get("c1", **bad)
     with pytest.raises(TypeError, match=r"unknown per-call option.*modle"):
         await client.chat("c1").complete("hi", **{"modle": "x"})  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"unknown per-call option.*timeuot"):
+    with pytest.raises(TypeError, match=r"'timeuot' \(did you mean 'timeout'\?\)"):
         client.chat("c1").stream("hi", **{"timeuot": 1})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="extra_headers must be a mapping of str to str"):
         await client.cron.list(extra_headers={"X-N": 1})  # type: ignore[dict-item]

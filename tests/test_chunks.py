@@ -309,3 +309,66 @@ def test_frame_spans_cover_every_line_once() -> None:
             assert b"event: heartbeat" not in lines[start:stop:3]
             assert lines[start + 2 : stop : 3] == [b""] * ((stop - start) // 3)
     assert sum(stop - start for start, stop, bulk in spans if bulk) > len(lines) // 2
+
+
+COMMENTS = st.lists(
+    st.sampled_from([b": ping", b":" + b"c" * 150, b":", b": " + b"\xff" * 90]), min_size=1
+).map(lambda lines: b"\n".join(lines) + b"\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(st.one_of(COMMENTS, st.sampled_from(GOOD + KEEP_ALIVES)), max_size=30),
+    sizes=st.lists(st.integers(min_value=1, max_value=300), max_size=20),
+    eol=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+)
+def test_comment_lines_never_count_toward_the_frame_limit(
+    parts: list[bytes], sizes: list[int], eol: bytes
+) -> None:
+    """Long runs of comment lines, even inside a frame, with frames far below the limit."""
+    stream = b"".join(parts).replace(b"\n", eol)
+    expected = general(stream)
+    assert expected[1] is None
+    unlimited = SSEDecoder()
+    reference = unlimited.feed_raw(stream) + unlimited.flush_raw()
+    for chunks in (
+        cut(stream, sizes),
+        [stream],
+        [stream[i : i + 7] for i in range(0, len(stream), 7)],
+    ):
+        decoder = ChunkDecoder(max_frame_bytes=160)
+        out: list[StreamEvent] = []
+        for chunk in [*chunks, b""]:
+            if decoder.feed(chunk, out):
+                break
+        assert (out, None) == expected
+        lines = SSEDecoder(max_frame_bytes=160)
+        frames = [f for c in chunks for f in lines.feed_raw(c)] + lines.flush_raw()
+        assert frames == reference
+
+
+def test_200_mib_of_comment_lines_without_a_blank_line_do_not_fail_the_stream() -> None:
+    comments = b": keep-alive padding " + b"." * 1000 + b"\n"
+    block = comments * 1024  # 1 MiB of comment lines, no blank line among them
+    frame = b"event: messages\ndata: " + CHUNK % b"after" + b"\n\n"
+    decoder = ChunkDecoder()
+    lines = SSEDecoder()
+    out: list[StreamEvent] = []
+    raw: list[tuple[bytes, bytes]] = []
+    for _ in range(200):
+        assert not decoder.feed(block, out)
+        raw += lines.feed_raw(block)
+    decoder.feed(b"event: messages\ndata: " + CHUNK % b"inside" + b"\n" + block + b"\n", out)
+    decoder.feed(frame, out)
+    assert [e.content for e in out if isinstance(e, MessageChunkEvent)] == ["inside", "after"]
+    raw += lines.feed_raw(b": unfinished" + b"." * (17 * 1024 * 1024))
+    raw += lines.feed_raw(b"\n" + frame)
+    assert raw == [(b"messages", CHUNK % b"after")]
+
+
+def test_a_frame_over_the_limit_still_fails_among_comment_lines() -> None:
+    decoder = ChunkDecoder(max_frame_bytes=100)
+    with pytest.raises(StreamError, match="max_frame_bytes"):
+        decoder.feed(b": c\n" * 50 + b"data: " + b"x" * 200, [])
+    with pytest.raises(StreamError, match="max_frame_bytes"):
+        SSEDecoder(max_frame_bytes=100).feed_raw(b": c\n" * 50 + b"data: " + b"x" * 200)

@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from _support import free_port
 
 import llmrix
 from llmrix import AuthenticationError, InternalServerError, LlmrixClient
+from llmrix.cli import _parser
 from llmrix.devserver import DevServer
 
 
@@ -116,12 +118,6 @@ async def test_wrong_key_is_one_line() -> None:
     assert "HTTP 401" in err
     assert "sk-wrong" not in err
     assert "Traceback" not in err
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -255,3 +251,12 @@ async def test_piped_output_has_no_colour() -> None:
     assert "\x1b[" not in out
     assert "✗ t failed: t failed on purpose" in out
     assert "✗ sub-agent s failed" in out
+
+
+def test_every_serve_flag_has_help_text() -> None:
+    commands = next(a for a in _parser()._actions if a.dest == "command")
+    serve = commands.choices["serve"]  # type: ignore[index]
+    flags = [a for a in serve._actions if a.option_strings and a.dest != "help"]
+    assert flags
+    for flag in flags:
+        assert flag.help, f"{flag.option_strings[0]} has no help text"

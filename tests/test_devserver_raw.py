@@ -600,37 +600,42 @@ async def test_shutdown_mid_stream(http: aiohttp.ClientSession, spec: str) -> No
     assert b"run_end" not in raw
 
 
-async def test_every_decision_is_applied_in_order(
+async def test_the_primary_shape_asks_about_each_action_in_its_own_interrupt(
     dev: DevServer, http: aiohttp.ClientSession
 ) -> None:
     cid = await new_conversation(dev, http)
     decide = url(dev, f"/conversations/{cid}/chat/hitl/decide")
+    answers = [
+        {"decision": "approve"},
+        {"decision": "reject", "reason": "keep it"},
+        {"decision": "modify", "modified_args": {"target": "elsewhere"}},
+    ]
     async with http.post(
         url(dev, f"/conversations/{cid}/chat"), json={"message": "clean /hitl 3"}
     ) as r:
-        head = await read_until(r, b"hitl_interrupt")
-        one = {"decisions": [{"decision": "approve"}]}
-        async with http.post(decide, json=one) as d:
-            assert d.status == 422
-            assert (await d.json())["message"] == (
-                "the pending interrupt has 3 actions: send 3 decisions, not 1"
-            )
-        three = {
-            "decisions": [
-                {"decision": "approve"},
-                {"decision": "reject", "reason": "keep it"},
-                {"decision": "modify", "modified_args": {"target": "elsewhere"}},
-            ]
-        }
-        async with http.post(decide, json=three) as d:
-            assert d.status == 200
-        raw = head + await r.read()
+        raw = b""
+        for seen, answer in enumerate(answers, start=1):
+            while raw.count(b"hitl_interrupt") < seen:
+                chunk = await r.content.readany()
+                assert chunk, f"stream ended before interrupt {seen}: {raw!r}"
+                raw += chunk
+            async with http.post(decide, json={"decisions": [answer] * 2}) as d:
+                assert d.status == 422
+                assert (await d.json())["message"] == (
+                    "the pending interrupt has 1 action: send 1 decision, not 2"
+                )
+            async with http.post(decide, json={"decisions": [answer]}) as d:
+                assert d.status == 200
+        raw += await r.read()
     evs = events(raw)
-    interrupt = evs[1]
-    assert interrupt["action_args"] == {"target": "clean #1"}
-    assert interrupt["description"] == (
-        'Run dangerous_action on "clean #1" and 2 more (send 3 decisions)'
-    )
+    interrupts = [e for e in evs if e["type"] == "hitl_interrupt"]
+    assert [e["action_args"] for e in interrupts] == [
+        {"target": "clean #1"},
+        {"target": "clean #2"},
+        {"target": "clean #3"},
+    ]
+    assert interrupts[0]["description"] == 'Run dangerous_action on "clean #1"'
+    assert len({e["id"] for e in interrupts}) == 3
     assert [e["args"] for e in evs if e["type"] == "tool_start"] == [
         {"target": "clean #1"},
         {"target": "elsewhere"},
@@ -641,6 +646,22 @@ async def test_every_decision_is_applied_in_order(
     assert 'The dangerous_action on "clean #3" ran with modified args {"target":"elsewhere"}.' in (
         text
     )
+
+
+async def test_a_paused_run_with_two_primary_interrupts_pauses_again_at_the_second(
+    dev: DevServer, http: aiohttp.ClientSession
+) -> None:
+    dev.faults = FaultOptions(end_at_interrupt=True)
+    cid = await new_conversation(dev, http)
+    first = events(await chat(dev, http, cid, {"message": "x /hitl 2"}))
+    assert first[-1]["action_args"] == {"target": "x #1"}
+    decide = url(dev, f"/conversations/{cid}/chat/hitl/decide")
+    async with http.post(decide, json={"decisions": [{"decision": "approve"}]}) as d:
+        assert d.status == 200
+    resume = {"message": "", "hitl_decisions": [{"decision": "reject", "reason": "no"}]}
+    text = text_of(events(await chat(dev, http, cid, resume)))
+    assert 'on "x #1" was approved and ran.' in text
+    assert 'on "x #2" was rejected: no.' in text
 
 
 async def test_resume_applies_every_decision_and_a_wrong_count_keeps_the_run_paused(

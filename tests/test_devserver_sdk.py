@@ -430,6 +430,22 @@ async def test_every_decision_reaches_the_run(llmrix_client: LlmrixClient) -> No
     assert 'on "sweep #2" was rejected: no.' in reply
 
 
+@pytest.mark.parametrize("shape", ["", " /ts"])
+async def test_event_requests_lists_exactly_the_decisions_to_send(
+    llmrix_client: LlmrixClient, shape: str
+) -> None:
+    conversation = await llmrix_client.conversations.create("t")
+    asked: list[int] = []
+    async with llmrix_client.chat(conversation.id).stream(f"sweep /hitl 2{shape}") as stream:
+        async for event in stream:
+            if isinstance(event, HitlInterruptEvent):
+                asked.append(len(event.requests))
+                await stream.decide([HitlDecision.approve() for _ in event.requests])
+    assert asked == ([2] if shape else [1, 1])
+    history = [m async for m in llmrix_client.conversations.iter_messages(conversation.id)]
+    assert 'on "sweep #2" was approved and ran.' in (history[-1].content or "")
+
+
 @pytest.mark.parametrize(
     ("mode", "status", "error"),
     [("forbidden", 403, AuthenticationError), ("unconfigured", 503, InternalServerError)],
@@ -442,3 +458,21 @@ async def test_auth_modes_map_to_errors(mode: Any, status: int, error: type[APIE
         with pytest.raises(error) as info:
             await client.conversations.create("t")
         assert info.value.status_code == status
+
+
+async def test_every_create_takes_its_fields_by_keyword_or_the_first_by_position(
+    llmrix_client: LlmrixClient,
+) -> None:
+    by_keyword = (
+        await llmrix_client.conversations.create(title="kw"),
+        await llmrix_client.agents.create(name="kw"),
+        await llmrix_client.cron.create(name="kw", prompt="p", schedule_expr="0 9 * * *"),
+    )
+    by_position = (
+        await llmrix_client.conversations.create("pos"),
+        await llmrix_client.agents.create("pos"),
+        await llmrix_client.cron.create("pos", prompt="p", schedule_expr="0 9 * * *"),
+    )
+    assert [c.title for c in (by_keyword[0], by_position[0])] == ["kw", "pos"]
+    assert [a.name for a in (by_keyword[1], by_position[1])] == ["kw", "pos"]
+    assert [t.name for t in (by_keyword[2], by_position[2])] == ["kw", "pos"]

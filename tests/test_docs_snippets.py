@@ -5,8 +5,9 @@ The convention, for whoever writes docs:
 * A ```` ```python ```` block is a complete program. This test runs it in a fresh
   interpreter with warnings as errors, against a dev server it starts; the block must
   exit with status 0. ``http://127.0.0.1:8899`` and ``http://localhost:8899`` (the
-  ``llmrix serve`` default) are replaced by that server's address, and
-  ``LLMRIX_BASE_URL`` points at it.
+  ``llmrix serve`` default) are replaced by that server's address. No ``LLMRIX_*``
+  variable is set, so a block runs as printed against ``llmrix serve``: one that
+  builds ``LlmrixClient()`` without a URL must set ``LLMRIX_BASE_URL`` itself.
 * A block that is only a piece of a program (top-level ``await``, names defined
   elsewhere, a signature) is a fragment: put the line ``<!-- fragment -->`` right above
   its opening fence. Fragments are reported as skipped, one test each, and must still
@@ -96,7 +97,6 @@ async def test_snippet_runs(snippet: Snippet, server: DevServer, tmp_path: Path)
     script = tmp_path / "snippet.py"
     script.write_text(code, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMRIX_")}
-    env["LLMRIX_BASE_URL"] = server.base_url
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-W",

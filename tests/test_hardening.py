@@ -21,6 +21,7 @@ from llmrix import (
     LlmrixClient,
     MessageChunkEvent,
     RateLimitError,
+    RunEndEvent,
     RunStartEvent,
     StreamError,
 )
@@ -29,6 +30,7 @@ from llmrix._retry import RetryPolicy, retry_after_seconds
 CHAT = "/api/open/v1/conversations/{id}/chat"
 START = b'data: {"channel":"lifecycle","type":"run_start","run_id":"r"}\n\n'
 CHUNK = b'data: {"channel":"messages","type":"message_chunk","content":"x"}\n\n'
+END = b'data: {"channel":"lifecycle","type":"run_end"}\n\n'
 
 
 def chat_app(handler: Callable[[web.Request], object]) -> web.Application:
@@ -170,6 +172,27 @@ async def test_oversized_frame_and_endless_line_are_refused(
     with pytest.raises(StreamError, match="max_frame_bytes"):
         async with client.chat("c").stream("hi") as stream:
             [event async for event in stream]
+    assert acquired(client) == 0
+
+
+async def test_comment_lines_without_a_blank_line_do_not_count_toward_the_frame_limit(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = await open_sse(request)
+        await response.write(START)
+        for _ in range(64):  # 4 MiB of comments: 64 times the limit, no blank line
+            await response.write(b": " + b"." * 30000 + b"\n" + b": pad\n" * 6000)
+        await response.write(CHUNK + END)
+        return response
+
+    client = make_client(await serve(chat_app(handler)), max_frame_bytes=64 * 1024)
+    async with client.chat("c").stream("hi") as stream:
+        assert [type(e) for e in [e async for e in stream]] == [
+            RunStartEvent,
+            MessageChunkEvent,
+            RunEndEvent,
+        ]
     assert acquired(client) == 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -16,7 +17,8 @@ from _support import ServeApp
 from aiohttp import web
 
 import llmrix
-from llmrix import LlmrixClient, RetryPolicy
+from llmrix import HitlDecision, LlmrixClient, RetryPolicy
+from llmrix.devserver import DevServer
 
 SECRET = "sk-observe-SECRET-7"
 GET = "/api/open/v1/conversations/{id}"
@@ -180,3 +182,67 @@ async def test_an_api_error_is_logged_with_its_status(
     with caplog.at_level(logging.INFO, logger="llmrix"), pytest.raises(llmrix.NotFoundError):
         await client.conversations.get("x")
     assert any("-> 404 in " in record.getMessage() for record in caplog.records)
+
+
+class _Signal(logging.Handler):
+    """Sets an event when a record reaches the ``llmrix`` logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.seen.set()
+
+
+async def test_an_interrupt_left_undecided_logs_one_warning_naming_await_decide() -> None:
+    signal = _Signal()
+    logging.getLogger("llmrix").addHandler(signal)
+    try:
+        async with (
+            DevServer(heartbeat_interval=0.02) as server,
+            LlmrixClient(server.base_url, undecided_warning=0.1) as client,
+        ):
+            conversation = await client.conversations.create("t")
+            async with client.chat(conversation.id).stream("Delete logs /hitl") as stream:
+                reading = asyncio.ensure_future(_drain(stream))
+                await signal.seen.wait()
+                assert stream.interrupt is not None
+                await stream.decide([HitlDecision.approve()])
+                assert await reading == "run_end"
+    finally:
+        logging.getLogger("llmrix").removeHandler(signal)
+    (record,) = signal.records
+    message = record.getMessage()
+    assert "await stream.decide([...])" in message
+    assert "dangerous_action" in message
+    assert stream.interrupt is None
+
+
+async def _drain(stream: llmrix.ChatStream) -> str:
+    last = ""
+    async for event in stream:
+        last = event.type
+    return last
+
+
+async def test_no_warning_while_a_decision_is_on_its_way() -> None:
+    signal = _Signal()
+    logging.getLogger("llmrix").addHandler(signal)
+    try:
+        async with (
+            DevServer() as server,
+            LlmrixClient(server.base_url, undecided_warning=0.05) as client,
+        ):
+            conversation = await client.conversations.create("t")
+            async with client.chat(conversation.id).stream("x /hitl 2") as stream:
+                async for event in stream:
+                    if isinstance(event, llmrix.HitlInterruptEvent):
+                        await stream.decide([HitlDecision.approve()])
+            silent = client.with_options(undecided_warning=None)
+            assert silent.options.undecided_warning is None
+    finally:
+        logging.getLogger("llmrix").removeHandler(signal)
+    assert signal.records == []

@@ -440,7 +440,7 @@ def test_close_joins_the_thread_and_later_use_is_a_clear_error(server: DevServer
     assert not thread.is_alive()
     assert session.closed
     assert session.connector is None or session.connector.closed
-    assert client._portal.loop.is_closed()
+    assert client._portal.core.loop.is_closed()
     assert loop_threads() == []
     with pytest.raises(ClientClosedError, match="client is closed"):
         client.conversations.get(conversation.id)

@@ -303,9 +303,12 @@ async def test_base_url_path_prefix_is_kept(
 
     app = web.Application()
     app.router.add_get("/gateway/api/open/v1/conversations/{id}", get)
-    client = make_client(await serve(app) + "/gateway/")
-    conversation = await client.conversations.get("c1")
-    assert conversation.id == "/gateway/api/open/v1/conversations/c1"
+    root = await serve(app)
+    for given in ("/gateway/", "/gateway/api/open/v1", "/gateway/api/open/v1/"):
+        client = make_client(root + given)
+        assert client.base_url == root + "/gateway"
+        conversation = await client.conversations.get("c1")
+        assert conversation.id == "/gateway/api/open/v1/conversations/c1"
 
 
 async def test_auth_header_sent_and_never_leaks_to_another_host(

@@ -10,7 +10,7 @@ import msgspec
 from . import _events as ev
 from ._models import HitlDecision, ToolCall
 from ._options import Settings
-from ._run import Run
+from ._run import Run, StreamDetached
 from ._script import Action
 from ._store import Store, new_id
 
@@ -68,9 +68,9 @@ class NullIO:
         """Do not wait."""
 
     async def wait_for_decisions(self) -> list[HitlDecision]:
-        """Return the decisions that must already be present."""
+        """Return the decisions already present; with none, the run parks again."""
         if self._run.decisions is None:
-            raise RuntimeError("a detached run cannot wait for a decision")
+            raise StreamDetached
         return self._run.decisions
 
 
@@ -150,14 +150,22 @@ class ScriptedAgent:
         await io.emit(ev.subagent_end(call_id, name, output, ts, error=failed))
 
     async def _hitl(self, run: Run, io: RunIO, count: int) -> None:
+        """Ask about ``count`` calls: one interrupt per call in the primary shape (it has
+        room for one action), a single interrupt listing them all in the TypeScript shape."""
+        topic = run.script.topic or "everything"
+        targets = [topic] if count == 1 else [f"{topic} #{i}" for i in range(1, count + 1)]
+        calls = [{"target": target} for target in targets]
+        batches = [calls] if run.script.ts else [[call] for call in calls]
+        while run.batch < len(batches):
+            await self._interrupt(run, io, batches[run.batch])
+            run.batch += 1
+        run.batch = 0
+
+    async def _interrupt(self, run: Run, io: RunIO, calls: list[dict[str, Any]]) -> None:
         if run.interrupt_id is None:
             run.interrupt_id = f"hitl_{new_id()[:12]}"
-            topic = run.script.topic or "everything"
-            targets = [topic] if count == 1 else [f"{topic} #{i}" for i in range(1, count + 1)]
-            run.interrupt_args = [{"target": target} for target in targets]
-            await io.emit(
-                ev.hitl_interrupt(run.interrupt_id, HITL_ACTION, run.interrupt_args, run.script.ts)
-            )
+            run.interrupt_args = calls
+            await io.emit(ev.hitl_interrupt(run.interrupt_id, HITL_ACTION, calls, run.script.ts))
         decisions = await io.wait_for_decisions()
         interrupt_id, actions = run.interrupt_id, run.interrupt_args
         run.interrupt_id = None

@@ -345,7 +345,10 @@ class DevApi:
             raise ApiError(409, "no run in this conversation is waiting for a decision")
         self._decide(parked, body.decisions)
         self.runs.unpark(conversation_id)
-        await self._play(parked, NullIO(parked))
+        try:
+            await self._play(parked, NullIO(parked))
+        except StreamDetached:
+            self.runs.park(parked)
         return _empty()
 
     @staticmethod

@@ -105,7 +105,7 @@ def hitl_interrupt(
     """``hitl/hitl_interrupt`` asking about one call of ``action`` per item of ``actions``.
 
     The TypeScript shape lists them all in ``action_requests``; the primary shape has room
-    for one, so it names the first and its description says how many decisions to send.
+    for exactly one, so ``actions`` must then hold one call.
     """
     descriptions = [f'Run {action} on "{args["target"]}"' for args in actions]
     if ts:
@@ -119,9 +119,9 @@ def hitl_interrupt(
             for args, description in zip(actions, descriptions, strict=True)
         ]
         return {"channel": "hitl", "type": "hitl_interrupt", "action_requests": requests}
-    description = descriptions[0]
-    if len(actions) > 1:
-        description += f" and {len(actions) - 1} more (send {len(actions)} decisions)"
+    if len(actions) != 1:
+        raise ValueError("the primary interrupt shape names exactly one action")
+    (description,) = descriptions
     return {
         "channel": "hitl",
         "type": "hitl_interrupt",

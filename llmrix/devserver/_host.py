@@ -7,6 +7,8 @@ import socket
 
 from aiohttp import web
 
+from ._access import REQUEST_LOGGER, RequestLine
+
 
 def bind(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` (0 picks a free port), not yet listening."""
@@ -67,7 +69,8 @@ class AppHost:
             app,
             handler_cancellation=True,
             shutdown_timeout=self._shutdown_timeout,
-            access_log=None,
+            access_log_class=RequestLine,
+            access_log=REQUEST_LOGGER,
         )
         try:
             await runner.setup()

@@ -288,7 +288,7 @@ async def replay_forever(
     async with server:
         count = len(server.cassette.exchanges)
         print(
-            f"llmrix replay server listening on {server.base_url}/api/open/v1"
+            f"llmrix replay server running; base_url: {server.base_url}"
             f" ({count} recorded requests from {cassette})",
             flush=True,
         )

@@ -39,6 +39,8 @@ class Run:
         self.started = False
         self.interrupt_id: str | None = None
         self.interrupt_args: list[dict[str, Any]] = []
+        self.batch = 0
+        """How many interrupts of the current ``/hitl`` step were already decided."""
         self.decisions: list[HitlDecision] | None = None
         self.outcomes: list[str] = []
         self.stopped = False
@@ -107,7 +109,12 @@ class RunRegistry:
                 del self._live[run.conversation_id]
         if not self._live:
             self.idle.set()
-        if run.awaiting_decision and not (run.stopped or run.closing):
+        if not (run.stopped or run.closing):
+            self.park(run)
+
+    def park(self, run: Run) -> None:
+        """Park a run that stopped at an interrupt with no stream attached."""
+        if run.awaiting_decision:
             self._parked[run.conversation_id] = run
 
     def parked(self, conversation_id: str) -> Run | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ._access import print_requests
 from ._app import DevApi, RecordedRequest
 from ._host import AppHost, base_url_of
 from ._models import Conversation
@@ -158,14 +159,16 @@ def serve(
     port: int = 8899,
     api_key: str | None = None,
     *,
+    quiet: bool = False,
     replay: str | Path | None = None,
     replay_speed: float | None = None,
     **options: Any,
 ) -> None:
     """Run a dev server in the foreground until Ctrl-C (SIGINT) or SIGTERM.
 
-    ``options`` are ``DevServer`` keywords. With ``replay`` (a cassette file) a
-    `ReplayServer` answers instead, starting over once the cassette is used up.
+    Prints the ``base_url`` to give the client, then one line per request unless
+    ``quiet``. ``options`` are ``DevServer`` keywords. With ``replay`` (a cassette
+    file) a `ReplayServer` answers instead, starting over once the cassette is used up.
     """
 
     async def main() -> None:
@@ -180,7 +183,9 @@ def serve(
             await replay_forever(replay, host=host, port=port, speed=replay_speed)
             return
         async with DevServer(host, port, api_key, **options) as server:
-            print(f"llmrix dev server listening on {server.base_url}/api/open/v1", flush=True)
+            print(f"llmrix dev server running; base_url: {server.base_url}", flush=True)
+            if not quiet:
+                print_requests()
             await server.serve_forever()
 
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):

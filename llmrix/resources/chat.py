@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Chat", "ChatOptions", "EventHandler"]
 
-if TYPE_CHECKING:
-    from .._eventsource import EventSource
-
 EventHandler = Callable[[StreamEvent], Awaitable[None] | None]
 """A callback for `Chat.send`: plain function or coroutine function."""
 
@@ -127,7 +124,12 @@ class Chat:
         check_request_options(options)
         connect = functools.partial(self._connect, idle_timeout=stream_idle_timeout, call=options)
         return ChatStream(
-            request, connect=connect, stop=self.stop, decide=self.decide, keep_text=keep_text
+            request,
+            connect=connect,
+            stop=self.stop,
+            decide=self.decide,
+            keep_text=keep_text,
+            undecided_warning=self._transport.options.undecided_warning,
         )
 
     async def _connect(

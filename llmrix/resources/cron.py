@@ -33,7 +33,6 @@ class Cron(Resource):
     async def create(
         self,
         name: str,
-        /,
         *,
         prompt: str,
         schedule_expr: str,
@@ -45,7 +44,6 @@ class Cron(Resource):
     async def create(
         self,
         name: str | CronCreateRequest,
-        /,
         *,
         prompt: str | UnsetType = UNSET,
         schedule_expr: str | UnsetType = UNSET,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .. import _client as aio
 from .._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from .._retry import RetryPolicy
+from .._suggest import checked_keywords
 from ..events import Event
 from ..sse import DEFAULT_MAX_FRAME_BYTES
 from ._portal import Portal
@@ -38,6 +39,7 @@ class LlmrixClient:
     agents: Agents
     """Agents and team mates (cloud deployments)."""
 
+    @checked_keywords("LlmrixClient option")
     def __init__(
         self,
         base_url: str | None = None,
@@ -46,6 +48,7 @@ class LlmrixClient:
         timeout: float | None = 60.0,
         connect_timeout: float | None = 10.0,
         stream_idle_timeout: float | None = 60.0,
+        undecided_warning: float | None = 30.0,
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
@@ -61,6 +64,7 @@ class LlmrixClient:
             timeout=timeout,
             connect_timeout=connect_timeout,
             stream_idle_timeout=stream_idle_timeout,
+            undecided_warning=undecided_warning,
             max_retries=max_retries,
             retry=retry,
             max_frame_bytes=max_frame_bytes,

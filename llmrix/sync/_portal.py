@@ -62,7 +62,6 @@ class Portal:
 
     def __init__(self, last: Callable[[], Awaitable[None]]) -> None:
         self.core: Final = Loop()
-        self.loop: Final = self.core.loop
         self.thread: Final = self.core.thread
         self.run: Final = self.core.run
         self.call_soon: Final = self.core.call_soon
