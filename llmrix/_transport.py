@@ -454,10 +454,12 @@ class Transport:
             return None
         failure = describe(exc)
         if failure is not None:
-            reason = failure.reason
-            if failure.kind is APITimeoutError and failure.never_sent:
-                reason += f" after {self.options.connect_timeout} s (connect_timeout)"
-            error = failure.kind(self._redact.text(f"{what}: {reason}"))
+            reason = f"{what} failed: {failure.reason}"
+            if failure.kind is APITimeoutError:
+                reason = f"{what}: {failure.reason}"
+                if failure.never_sent:
+                    reason += f" after {self.options.connect_timeout} s (connect_timeout)"
+            error = failure.kind(self._redact.text(reason))
             return _Lost(error, failure.never_sent, failure.retryable)
         if isinstance(exc, asyncio.TimeoutError):
             if attempt.phase == "pool":
