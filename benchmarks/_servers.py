@@ -33,6 +33,7 @@ __all__ = [
     "cpu_seconds",
     "dev_server_process",
     "long_stream_frames",
+    "paced_server_process",
     "page_size",
     "replay_server_process",
 ]
@@ -121,6 +122,13 @@ def dev_server_process() -> contextlib.AbstractContextManager[ServerProcess]:
 def replay_server_process(n_chunks: int) -> contextlib.AbstractContextManager[ServerProcess]:
     """This module's replay server for ``/long n_chunks`` on 127.0.0.1, in its own process."""
     return _spawn([sys.executable, "-m", "benchmarks._servers", "replay", str(n_chunks)])
+
+
+def paced_server_process(
+    streams: int, frames: int, rate: float
+) -> contextlib.AbstractContextManager[ServerProcess]:
+    """`benchmarks._paced`: ``streams`` paced streams of ``frames`` events, ``rate`` in all."""
+    return _spawn([sys.executable, "-m", "benchmarks._paced", str(streams), str(frames), str(rate)])
 
 
 def _frame(payload: str, channel: str) -> bytes:

@@ -17,7 +17,7 @@ The layers, each importing only the ones below it (every module is listed):
 * Wire, sans-IO: ``sse``, ``chunks``, ``decoding``, ``_buffer`` (the bytes both
   decoders carry between reads), ``_wire`` (field prefixes, keep-alive forms).
 * Values: ``events``, ``models``, ``errors``, ``_nulls``, ``_json``, ``_logs``,
-  ``_compat``, ``_version``, ``_mixed_install``.
+  ``_loop`` (asyncio's or uvloop's loop), ``_compat``, ``_version``, ``_mixed_install``.
 * ``devserver/``: the dev server, independent of the SDK.
 """
 

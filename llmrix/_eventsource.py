@@ -32,6 +32,15 @@ class EventSource:
     stopped. Bytes already received are always handed over: the idle timer
     only runs while nothing is buffered. A bad frame raises on the call after
     the one that returned the events before it.
+
+    The idle timer is one loop timer per stream, not one per read: each wait
+    for bytes sets its deadline (``idle_timeout`` from the wait's start) and
+    arms the timer only when none is armed. When it fires, a later wait's
+    deadline re-arms it; the current wait's deadline fails that wait (unless
+    bytes came in the same loop iteration, which the read then returns).
+    So a wait fails exactly when ``asyncio.timeout`` around it would, while a
+    busy stream costs no timer handle per read (which, on asyncio's loop,
+    churned the timer heap with one cancelled handle per read per stream).
     """
 
     __slots__ = (
@@ -41,7 +50,11 @@ class EventSource:
         "_content",
         "_decoder",
         "_error",
+        "_idle_bytes",
+        "_idle_deadline",
         "_idle_timeout",
+        "_idle_timer",
+        "_loop",
         "_pool",
         "_response",
         "headers",
@@ -61,6 +74,10 @@ class EventSource:
         self._content = response.content
         self._pool = pool
         self._idle_timeout = idle_timeout
+        self._idle_deadline: float | None = None
+        self._idle_bytes = 0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
         self._decoder = ChunkDecoder(max_frame_bytes=max_frame_bytes, events=events)
         self._error: LlmrixError | None = None
         self._aborted = False
@@ -137,18 +154,13 @@ class EventSource:
                 return chunk
             if self._idle_timeout is None:
                 return await content.readany()
+            self._watch_idle(self._idle_timeout)
             try:
-                async with deadline(self._idle_timeout):
-                    return await content.readany()
-            except asyncio.TimeoutError:
-                chunk = content.read_nowait()
-                if chunk or content.at_eof():
-                    return chunk
-            error: LlmrixError = APITimeoutError(
-                f"no data from the server for {self._idle_timeout} s (stream_idle_timeout)"
-            )
+                return await content.readany()
+            finally:
+                self._idle_deadline = None
         except LlmrixError as exc:
-            error = exc
+            error: LlmrixError = exc
         except aiohttp.ClientError as exc:
             error = self._translate(exc)
         except BaseException:
@@ -166,14 +178,47 @@ class EventSource:
         reason = failure.reason if failure is not None else type(exc).__name__
         return StreamError(f"stream ended before the run finished: {reason}")
 
+    def _watch_idle(self, timeout: float) -> None:
+        """A wait for bytes starts: it fails if none come within ``timeout`` seconds."""
+        deadline = self._loop.time() + timeout
+        self._idle_deadline = deadline
+        self._idle_bytes = self._content.total_bytes
+        if self._idle_timer is None:
+            self._idle_timer = self._loop.call_at(deadline, self._idle_check, deadline)
+
+    def _idle_check(self, armed_for: float) -> None:
+        """The idle timer fired: re-arm it for a later wait, or fail the current one."""
+        self._idle_timer = None
+        deadline = self._idle_deadline
+        if deadline is None or self._response is None:
+            return  # no wait in progress: the next one arms the timer again
+        if deadline > armed_for:
+            self._idle_timer = self._loop.call_at(deadline, self._idle_check, deadline)
+            return
+        content = self._content
+        if content.total_bytes != self._idle_bytes or content.is_eof():
+            return  # bytes came in this loop iteration: the read returns them
+        content.set_exception(
+            APITimeoutError(
+                f"no data from the server for {self._idle_timeout} s (stream_idle_timeout)"
+            )
+        )
+
+    def _stop_idle_timer(self) -> None:
+        timer, self._idle_timer = self._idle_timer, None
+        if timer is not None:
+            timer.cancel()
+
     def _release(self) -> None:
         """The stream is over: hand the connection back to the pool."""
+        self._stop_idle_timer()
         response, self._response = self._response, None
         if response is not None:
             self._pool.finish(self, response, reuse=True)
 
     def close(self) -> None:
         """Drop the connection now (idempotent)."""
+        self._stop_idle_timer()
         response, self._response = self._response, None
         if response is not None:
             self._pool.finish(self, response, reuse=False)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ._client import LlmrixClient
+from ._loop import run as run_loop
 from ._term import LineReader, Style
 from ._version import __version__
 from .errors import LlmrixError
@@ -138,10 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve_command(args)
         if args.command == "demo":
-            return asyncio.run(_demo(sys.stdout))
+            return run_loop(_demo(sys.stdout))
         if args.command == "record":
-            return asyncio.run(_record(args))
-        return asyncio.run(_ChatSession(args).run())
+            return run_loop(_record(args))
+        return run_loop(_ChatSession(args).run())
     except (LlmrixError, ValueError, OSError) as exc:
         print(f"llmrix: error: {exc}", file=sys.stderr)
         return 1
@@ -172,6 +173,7 @@ def _serve_command(args: argparse.Namespace) -> int:
             auth_mode=args.auth_mode,
             string_seq=args.string_seq,
             quiet=args.quiet,
+            runner=run_loop,
             **dataclasses.asdict(faults),
         )
     except OSError as exc:

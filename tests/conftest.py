@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,28 @@ from _support import ServeApp
 from aiohttp import web
 
 from llmrix import LlmrixClient
+from llmrix._loop import LOOP_ENV
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--event-loop",
+        choices=("asyncio", "uvloop"),
+        default="uvloop" if os.environ.get(LOOP_ENV) == "uvloop" else "asyncio",
+        help=f"the event loop every test runs on (default: asyncio, or {LOOP_ENV}=uvloop)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run the whole suite on one kind of loop: pytest-asyncio's, ``asyncio.run``'s,
+    the sync clients' loop threads and the ``llmrix`` subprocesses (through the
+    environment variable, which they read)."""
+    choice = config.getoption("--event-loop")
+    os.environ[LOOP_ENV] = choice
+    if choice == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 @pytest.fixture

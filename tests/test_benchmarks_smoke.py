@@ -200,15 +200,28 @@ def test_memory_suite_reports_rss() -> None:
         )
 
 
-def test_concurrency_suite_leaves_nothing_behind() -> None:
+def test_concurrency_suite_runs_every_subject_at_every_count() -> None:
     result = load_suite("concurrency")(QUICK)
-    (row,) = result.rows
-    assert row.subject.startswith(concurrency.OURS)
-    assert row.metrics["streams"] == 50
-    assert row.metrics["events"] == 50 * (result.params["chunks"] + 2)
-    assert row.metrics["errors"] == 0
-    assert row.metrics["acquired"] == 0
-    assert row.metrics["tasks_left"] == 0
+    counts = result.params["counts"]
+    assert counts == [1, 10, 50]
+    rows = {(row.subject, row.case): row for row in result.rows}
+    official_reason = _third_party_reason()
+    for subject in concurrency.SUBJECTS:
+        for streams in counts:
+            row = rows[(subject, f"{streams:,} streams")]
+            if subject == concurrency.OFFICIAL_THREADS and official_reason:
+                assert row.skipped
+                continue
+            assert row.skipped is None, row.skipped
+            m = row.metrics
+            assert m["events"] == streams * result.params["frames"][streams]
+            assert m["errors"] == 0 and m["left"] == 0, m
+            assert m["cpu_us_per_event"] > 0 and m["kb_per_stream"] > 0
+            assert 0 < m["delay_p50_us"] <= m["delay_p99_us"] <= m["delay_max_us"]
+            assert m["x_one_stream"] > 0
+    assert rows[(concurrency.ASYNCIO, "1 streams")].metrics["x_less_than_asyncio"] == 1.0
+    assert rows[(concurrency.UVLOOP, "50 streams")].metrics["x_less_than_asyncio"] > 0
+    assert any("uvloop's CPU per event" in note for note in result.notes)
 
 
 def test_probe_sees_big_reads_at_full_speed_and_one_frame_when_paced() -> None:

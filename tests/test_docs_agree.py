@@ -44,6 +44,7 @@ def test_the_documented_constructor_defaults_are_the_code_s() -> None:
     assert documented == defaults(llmrix.LlmrixClient)
     sync = dict(documented)
     del sync["session"]  # the sync client makes its own, on its own loop
+    sync["event_loop"] = "auto"  # the kind of that loop (docs/sync.md)
     assert sync == defaults(llmrix.sync.LlmrixClient)
 
 

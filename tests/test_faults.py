@@ -275,6 +275,67 @@ async def test_idle_timeout_still_fires_while_waiting_for_bytes(
     assert acquired(client) == 0
 
 
+def paced_stream_app(*parts: tuple[float, bytes]) -> web.Application:
+    """Chat writes each ``(delay, part)`` after sleeping ``delay`` seconds, then ends."""
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = await open_sse(request)
+        for delay, part in parts:
+            await asyncio.sleep(delay)
+            await response.write(part)
+        return response
+
+    app = web.Application()
+    app.router.add_post(CHAT, chat)
+    return app
+
+
+async def test_a_stream_busier_than_its_idle_timeout_never_times_out(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    """The one idle timer, armed by the first wait, is re-armed for each later wait."""
+    parts = [(0.0, RUN_START), *((0.05, chunk(str(i))) for i in range(12)), (0.05, RUN_END)]
+    client = make_client(await serve(paced_stream_app(*parts)), stream_idle_timeout=0.2)
+    async with client.chat("c").stream("hi") as stream:
+        events = [event async for event in stream]
+    assert len(events) == 14 and isinstance(events[-1], RunEndEvent)
+
+
+async def test_each_wait_gets_the_whole_idle_timeout(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    """A consumer busy for most of the timeout, then waiting: the deadline of the first
+    wait (0.6 s) passes during the second, which still has until 0.5 + 0.6 s."""
+    app = paced_stream_app((0.0, RUN_START), (0.8, chunk("late")), (0.0, RUN_END))
+    client = make_client(await serve(app), stream_idle_timeout=0.6)
+    kinds: list[type] = []
+    async with client.chat("c").stream("hi") as stream:
+        async for event in stream:
+            kinds.append(type(event))
+            if isinstance(event, RunStartEvent):
+                await asyncio.sleep(0.5)
+    assert kinds == [RunStartEvent, MessageChunkEvent, RunEndEvent]
+
+
+async def test_a_stream_over_leaves_no_idle_timer_armed(
+    serve: ServeApp, make_client: Callable[..., LlmrixClient]
+) -> None:
+    """Ended or left early, a stream cancels its timer: nothing keeps it for the timeout."""
+    parts = [(0.0, RUN_START), (0.1, chunk("a")), (0.1, chunk("b")), (0.0, RUN_END)]
+    client = make_client(await serve(paced_stream_app(*parts)), stream_idle_timeout=60)
+    for leave_early in (False, True):
+        async with client.chat("c").stream("hi") as stream:
+            async for event in stream:
+                source = stream._source
+                assert source is not None
+                if isinstance(event, MessageChunkEvent) and event.content == "a":
+                    assert source._idle_timer is not None  # armed by the wait for "a"
+                    if leave_early:
+                        break
+        assert source._idle_timer is None
+    assert acquired(client) == 0
+
+
 # 4. Idempotent calls are retried when the body read fails.
 
 

@@ -67,3 +67,34 @@ def test_strict_mode_with_the_marker(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, "-q")
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b1 passed\b", result.stdout), result.stdout
+
+
+UVLOOP_CONFTEST = """
+import uvloop
+
+
+def pytest_asyncio_loop_factories(config, item):
+    return {"uvloop": uvloop.new_event_loop}
+"""
+
+UVLOOP_TEST = """
+import asyncio
+
+import uvloop
+
+
+async def test_reply_on_uvloop(llmrix_client):
+    assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+    conversation = await llmrix_client.conversations.create("t")
+    assert await llmrix_client.chat(conversation.id).complete_text("hi") == 'You said: "hi"'
+"""
+
+
+def test_the_fixtures_run_on_uvloop(tmp_path: Path) -> None:
+    (config,) = blocks("toml")
+    (tmp_path / "pyproject.toml").write_text(config)
+    (tmp_path / "conftest.py").write_text(UVLOOP_CONFTEST)
+    (tmp_path / "test_uvloop.py").write_text(UVLOOP_TEST)
+    result = run_pytest(tmp_path, "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b1 passed\b", result.stdout), result.stdout

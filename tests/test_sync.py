@@ -538,10 +538,11 @@ def test_sync_signatures_are_the_async_ones(client: LlmrixClient) -> None:
     )
 
 
-def test_constructor_takes_the_async_arguments_but_session() -> None:
-    sync_parameters = inspect.signature(LlmrixClient).parameters
+def test_constructor_takes_the_async_arguments_but_session_and_picks_its_loop() -> None:
+    sync_parameters = dict(inspect.signature(LlmrixClient).parameters)
     async_parameters = dict(inspect.signature(llmrix.LlmrixClient).parameters)
     del async_parameters["session"]
+    assert sync_parameters.pop("event_loop").default == "auto"
     assert list(sync_parameters) == list(async_parameters)
     for name, parameter in sync_parameters.items():
         assert parameter.default == async_parameters[name].default, name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -162,6 +162,7 @@ def serve(
     quiet: bool = False,
     replay: str | Path | None = None,
     replay_speed: float | None = None,
+    runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run,
     **options: Any,
 ) -> None:
     """Run a dev server in the foreground until Ctrl-C (SIGINT) or SIGTERM.
@@ -169,6 +170,8 @@ def serve(
     Prints the ``base_url`` to give the client, then one line per request unless
     ``quiet``. ``options`` are ``DevServer`` keywords. With ``replay`` (a cassette
     file) a `ReplayServer` answers instead, starting over once the cassette is used up.
+    ``runner`` runs the server's coroutine to the end (``asyncio.run``, or one
+    that makes another kind of loop).
     """
 
     async def main() -> None:
@@ -189,4 +192,4 @@ def serve(
             await server.serve_forever()
 
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(main())
+        runner(main())

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .. import _client as aio
+from .._loop import EventLoopChoice, loop_factory
 from .._options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from .._retry import RetryPolicy
 from .._suggest import checked_keywords
@@ -30,6 +31,11 @@ class LlmrixClient:
     ``with``) closes the session and joins the thread; calls and streams after
     that raise `ClientClosedError`, as on the async client. An aiohttp
     ``session`` cannot be passed: it belongs to the loop that made it.
+
+    ``event_loop`` is the kind of loop that thread runs: ``"auto"`` (uvloop when it
+    is installed, as with ``pip install 'llmrix[speed]'``, unless the
+    ``LLMRIX_EVENT_LOOP`` environment variable says ``asyncio``), ``"asyncio"``
+    or ``"uvloop"``.
     """
 
     conversations: Conversations
@@ -57,7 +63,9 @@ class LlmrixClient:
         trust_env: bool = True,
         headers: Mapping[str, str] | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        event_loop: EventLoopChoice = "auto",
     ) -> None:
+        new_loop = loop_factory(event_loop)
         client = aio.LlmrixClient(
             base_url,
             api_key,
@@ -74,7 +82,7 @@ class LlmrixClient:
             headers=headers,
             trace_configs=trace_configs,
         )
-        self._bind(Portal(client.close), client, owner=True)
+        self._bind(Portal(client.close, new_loop), client, owner=True)
 
     def _bind(self, portal: Portal, client: aio.LlmrixClient, *, owner: bool) -> None:
         self._portal = portal

@@ -60,8 +60,10 @@ class Portal:
     ``close()`` is the way. The finalizer holds the `Loop`, never the portal.
     """
 
-    def __init__(self, last: Callable[[], Awaitable[None]]) -> None:
-        self.core: Final = Loop()
+    def __init__(
+        self, last: Callable[[], Awaitable[None]], new_loop: Callable[[], asyncio.AbstractEventLoop]
+    ) -> None:
+        self.core: Final = Loop(new_loop)
         self.thread: Final = self.core.thread
         self.run: Final = self.core.run
         self.call_soon: Final = self.core.call_soon
@@ -81,8 +83,8 @@ class Portal:
 class Loop:
     """One event loop in one thread, and the way in from other threads."""
 
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
+    def __init__(self, new_loop: Callable[[], asyncio.AbstractEventLoop]) -> None:
+        self.loop: asyncio.AbstractEventLoop = new_loop()
         self._executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="llmrix-resolver")
         self.loop.set_default_executor(self._executor)
         self._lock = threading.Lock()
