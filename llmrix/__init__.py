@@ -11,7 +11,9 @@ The layers, each importing only the ones below it (every module is listed):
 * Turn: ``streaming`` (``ChatStream``), ``snapshot``, ``_undecided`` (the warning
   at an unanswered interrupt).
 * Transport, the only SDK code importing aiohttp: ``_transport``, ``_pool``,
-  ``_eventsource``, ``_options``, ``_retry``, ``_urls``, ``_raw``.
+  ``_eventsource``, ``_errormap`` (aiohttp's exceptions as llmrix errors),
+  ``_redact`` (secrets masked in what answers echo), ``_options``, ``_retry``,
+  ``_urls``, ``_raw``.
 * Wire, sans-IO: ``sse``, ``chunks``, ``decoding``, ``_buffer`` (the bytes both
   decoders carry between reads), ``_wire`` (field prefixes, keep-alive forms).
 * Values: ``events``, ``models``, ``errors``, ``_nulls``, ``_json``, ``_logs``,
