@@ -14,7 +14,9 @@ The layers, each importing only the ones below it (every module is listed):
   ``_otel_turn`` (a turn's spans and metrics, watched from the outside),
   ``_otel_names`` (every OpenTelemetry name).
 * Transport, the only SDK code importing aiohttp: ``_transport``, ``_pool``,
-  ``_eventsource``, ``_options``, ``_retry``, ``_urls``, ``_raw``.
+  ``_eventsource``, ``_errormap`` (aiohttp's exceptions as llmrix errors),
+  ``_redact`` (secrets masked in what answers echo), ``_options``, ``_retry``,
+  ``_urls``, ``_raw``.
 * Wire, sans-IO: ``sse``, ``chunks``, ``decoding``, ``_buffer`` (the bytes both
   decoders carry between reads), ``_wire`` (field prefixes, keep-alive forms).
 * Values: ``events``, ``models``, ``errors``, ``_nulls``, ``_json``, ``_logs``,

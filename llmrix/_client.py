@@ -179,7 +179,9 @@ class LlmrixClient:
     async def close(self) -> None:
         """End every call and stream in flight and close the session this client created.
 
-        On a client made by `with_options` this does nothing.
+        On a client made by `with_options` this does nothing. From another
+        event loop than the one still using the client it raises
+        `LlmrixError` and changes nothing.
         """
         if self._owner:
             await self._transport.pool.close()

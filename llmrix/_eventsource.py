@@ -13,7 +13,8 @@ from collections.abc import Mapping
 import aiohttp
 
 from ._compat import deadline
-from ._pool import SessionPool
+from ._errormap import describe
+from ._pool import LoopPool
 from .chunks import ChunkDecoder
 from .decoding import DEFAULT_DECODER, EventDecoder
 from .errors import APITimeoutError, ClientClosedError, LlmrixError, StreamError
@@ -43,7 +44,9 @@ class EventSource:
     """
 
     __slots__ = (
+        "__weakref__",
         "_aborted",
+        "_awaiting_end",
         "_content",
         "_decoder",
         "_error",
@@ -62,7 +65,7 @@ class EventSource:
         self,
         response: aiohttp.ClientResponse,
         *,
-        pool: SessionPool,
+        pool: LoopPool,
         idle_timeout: float | None,
         max_frame_bytes: int,
         events: EventDecoder = DEFAULT_DECODER,
@@ -78,6 +81,7 @@ class EventSource:
         self._decoder = ChunkDecoder(max_frame_bytes=max_frame_bytes, events=events)
         self._error: LlmrixError | None = None
         self._aborted = False
+        self._awaiting_end = False
         self.headers: Mapping[str, str] = response.headers
         """The response headers."""
         self.saw_terminal = False
@@ -112,12 +116,16 @@ class EventSource:
 
         A server may end the stream right after an interrupt (a pause); this
         tells that apart from a stream kept open for a decision, without
-        blocking on a stream that goes on.
+        blocking on a stream that goes on. A second task asking while one
+        waits gets an `LlmrixError`.
         """
         if self._response is None:
             return []
         content = self._content
         if not content.is_eof():
+            if self._awaiting_end:
+                raise LlmrixError("another task is already waiting for this stream to end")
+            self._awaiting_end = True
             try:
                 async with deadline(grace):
                     await content.wait_eof()
@@ -125,9 +133,16 @@ class EventSource:
                 return None
             except (aiohttp.ClientError, LlmrixError):
                 pass  # next_batch raises it, translated
+            finally:
+                self._awaiting_end = False
         events: list[StreamEvent] = []
         while self._response is not None:
-            events += await self.next_batch()
+            try:
+                events += await self.next_batch()
+            except LlmrixError as exc:
+                if not events:
+                    raise
+                self._error = exc  # raised by the next call, after these events
         return events
 
     async def _read(self) -> bytes:
@@ -144,18 +159,24 @@ class EventSource:
                 return await content.readany()
             finally:
                 self._idle_deadline = None
-        except LlmrixError:
-            self.close()
-            self._error = None
-            raise
+        except LlmrixError as exc:
+            error: LlmrixError = exc
         except aiohttp.ClientError as exc:
-            self.close()
-            if self._aborted or self._pool.closed:
-                raise ClientClosedError("the client was closed while the stream was open") from exc
-            raise StreamError(f"stream ended before the run finished: {exc}") from exc
+            error = self._translate(exc)
         except BaseException:
             self.close()
             raise
+        self.close()
+        self._error = None
+        raise error  # outside the handlers: nothing foreign in its __context__
+
+    def _translate(self, exc: aiohttp.ClientError) -> LlmrixError:
+        """The error a failed read raises (an abort's own error, else a `StreamError`)."""
+        if self._aborted or self._pool.ended:
+            return ClientClosedError("the client was closed while the stream was open")
+        failure = describe(exc)
+        reason = failure.reason if failure is not None else type(exc).__name__
+        return StreamError(f"stream ended before the run finished: {reason}")
 
     def _watch_idle(self, timeout: float) -> None:
         """A wait for bytes starts: it fails if none come within ``timeout`` seconds."""
@@ -193,23 +214,24 @@ class EventSource:
         self._stop_idle_timer()
         response, self._response = self._response, None
         if response is not None:
-            response.release()
-            self._pool.unregister(self)
-            self._pool.give_slot()
+            self._pool.finish(self, response, reuse=True)
 
     def close(self) -> None:
         """Drop the connection now (idempotent)."""
         self._stop_idle_timer()
         response, self._response = self._response, None
         if response is not None:
-            response.close()
-            self._pool.unregister(self)
-            self._pool.give_slot()
+            self._pool.finish(self, response, reuse=False)
 
-    def abort(self) -> None:
-        """The client is closing: fail the read in progress, then drop the connection."""
+    def abort(self, error: LlmrixError) -> None:
+        """The client is closing or the loop ended: fail the read in progress with ``error``,
+        then drop the connection."""
         if self._response is not None:
             self._aborted = True
-            self._error = ClientClosedError("the client was closed while the stream was open")
-            self._content.set_exception(self._error)
+            self._error = error
+            self._content.set_exception(error)
             self.close()
+
+    def __del__(self) -> None:
+        if self._response is not None:  # dropped unclosed: its loop closes it
+            self._pool.finish_dropped(self._response)

@@ -17,9 +17,17 @@ from ._urls import parse_base_url
 from ._version import __version__
 from .sse import DEFAULT_MAX_FRAME_BYTES
 
-__all__ = ["ClientOptions", "OptionChanges", "RequestOptions", "check_request_options"]
+__all__ = [
+    "ClientOptions",
+    "OptionChanges",
+    "RequestOptions",
+    "check_headers",
+    "check_request_options",
+]
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
 
 class OptionChanges(TypedDict, total=False):
@@ -63,11 +71,31 @@ def check_request_options(options: Mapping[str, object]) -> None:
             and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
         ):
             raise TypeError(f"{name} must be a mapping of str to str")
+    extra_headers = options.get("extra_headers")
+    if extra_headers:
+        check_headers("extra_headers", extra_headers)  # type: ignore[arg-type]
     extra_body = options.get("extra_body")
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise TypeError("extra_body must be a mapping")
     if "timeout" in options:
         check_timeout("timeout", options["timeout"])
+
+
+def check_headers(option: str, headers: Mapping[str, str]) -> None:
+    """Raise ``ValueError`` for a header that is not valid HTTP (RFC 9110, section 5).
+
+    A name must be a token (no ``:``, space or control character, not empty);
+    a value must hold no control character but tab (no CR/LF: no header
+    injection). The error names the header, never its value (it may be a secret).
+    """
+    for name, value in headers.items():
+        if not name or not _TOKEN.issuperset(name):
+            raise ValueError(f"{option}: {name!r} is not a valid HTTP header name")
+        if any((ch < " " and ch != "\t") or ch == "\x7f" for ch in value):
+            raise ValueError(
+                f"{option}: the value of header {name!r} holds a control character "
+                "(CR, LF...), which HTTP does not allow"
+            )
 
 
 def check_timeout(name: str, value: object) -> None:
@@ -144,6 +172,7 @@ class ClientOptions:
             isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
         ):
             raise TypeError("headers must be a mapping of str to str")
+        check_headers("headers", self.headers)
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
 
     def __repr__(self) -> str:
@@ -174,6 +203,14 @@ class ClientOptions:
                 raise TypeError("headers must be a mapping of str to str")
             changes["headers"] = {**self.headers, **extra}
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def secrets(self) -> tuple[str, ...]:
+        """What must never be shown: the API key, the URL's password, credentials in headers."""
+        found = [self.api_key or "", self.base_url.password or ""]
+        for name, value in self.headers.items():
+            if name.lower() in _CREDENTIAL_HEADERS:
+                found += [value, value.partition(" ")[2].strip()]
+        return tuple(secret for secret in found if secret)
 
     def base_headers(self) -> dict[str, str]:
         """Headers every request carries: user agent, auth, the user's own."""

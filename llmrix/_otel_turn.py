@@ -105,7 +105,7 @@ class Telemetry:
         )
         self._pauses: OrderedDict[str, SpanContext] = OrderedDict()
 
-    def inject(self, headers: Mapping[str, str]) -> Mapping[str, str]:
+    def inject(self, headers: Mapping[str, str]) -> dict[str, str]:
         """``headers`` plus the current trace context (W3C ``traceparent``...), as configured."""
         carrier = dict(headers)
         propagate.inject(carrier)

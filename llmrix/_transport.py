@@ -1,35 +1,36 @@
 """``Transport``: requests with auth, deadlines, retries and error mapping.
 
-With `SessionPool` and `EventSource` this is the only SDK code that touches
-aiohttp; every foreign exception is translated here into an `LlmrixError`.
+With `SessionPool`, `EventSource` and the error table of ``_errormap`` this
+is the only SDK code that touches aiohttp; every foreign exception is
+translated here into an `LlmrixError`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeAlias, TypeVar, overload
 
 import aiohttp
 import msgspec
 from yarl import URL
 
 from ._compat import deadline
+from ._errormap import describe
 from ._eventsource import EventSource
 from ._json import replace_lone_surrogates
 from ._logs import log
 from ._nulls import convert_lenient
 from ._options import ClientOptions, RequestOptions, check_request_options
-from ._pool import SessionPool
+from ._pool import LoopPool, SessionPool
 from ._raw import ResponseFacts, record
+from ._redact import Redactor
 from ._retry import IDEMPOTENT_METHODS, retry_after_seconds
 from ._urls import encode_segment
 from .decoding import EventRegistry
 from .errors import (
-    APIConnectionError,
     APIError,
     APIResponseValidationError,
     APITimeoutError,
@@ -58,23 +59,6 @@ _STREAM_HEADERS = {
 }
 
 
-class _StatusFailure(Exception):
-    """An attempt was answered with an error status (body already read)."""
-
-    def __init__(self, error: APIError, retry_after: float | None) -> None:
-        self.error = error
-        self.retry_after = retry_after
-
-
-class _NoAnswer(Exception):
-    """An attempt got no usable answer; ``retryable`` says whether trying again may help."""
-
-    def __init__(self, error: LlmrixError, *, never_sent: bool, retryable: bool = True) -> None:
-        self.error = error
-        self.never_sent = never_sent
-        self.retryable = retryable
-
-
 def extract_message(text: str, status: int) -> str:
     """The human message of an error body: a JSON string field, else the text cut."""
     if not text.strip():
@@ -96,15 +80,87 @@ def extract_message(text: str, status: int) -> str:
     return text[:500] + "..." if len(text) > 500 else text
 
 
-def _connect_failure(exc: aiohttp.ClientConnectorError) -> str:
-    """Why connecting failed, without aiohttp's ``ssl:default`` (TLS had no part in it)."""
-    error = exc.os_error
-    reason = os.strerror(error.errno) if error.errno and error.errno > 0 else error.strerror
-    return f"cannot connect to {exc.host}:{exc.port} ({reason or error})"
+class _Call(NamedTuple):
+    """A request made ready once; every attempt sends it as it is."""
+
+    method: str
+    url: URL
+    what: str
+    data: bytes | None
+    params: Mapping[str, str] | None
+    headers: Mapping[str, str]
+    timeout: float | None
+    idempotent: bool
+    use_slot: bool
+
+
+class _Attempt:
+    """One attempt's hold on a connection: its slot and response, and how far it got."""
+
+    __slots__ = ("handed_over", "phase", "pool", "response", "slot")
+
+    def __init__(self, pool: LoopPool) -> None:
+        self.pool = pool
+        self.slot = False
+        self.response: aiohttp.ClientResponse | None = None
+        self.phase = "pool"
+        self.handed_over = False
+
+    def hand_over(self) -> None:
+        """The response and slot now belong to what ``handle`` returned."""
+        self.handed_over = True
+
+    def release(self, clean: bool) -> None:
+        """Give back what the attempt holds, unless handed over."""
+        if self.handed_over:
+            return
+        if self.response is not None:
+            if clean:
+                self.response.release()
+            else:
+                self.response.close()
+        if self.slot:
+            self.pool.give_slot()
+
+
+class _Answer(Generic[R]):
+    """An attempt that succeeded: ``handle``'s result and the response's facts."""
+
+    __slots__ = ("headers", "status", "value")
+
+    def __init__(self, value: R, status: int, headers: Mapping[str, str]) -> None:
+        self.value = value
+        self.status = status
+        self.headers = headers
+
+
+class _Refused(NamedTuple):
+    """An attempt answered with an error status (its body read)."""
+
+    error: APIError
+    retry_after: float | None
+
+
+class _Lost(NamedTuple):
+    """An attempt without a usable answer; ``retryable`` says whether trying again may help."""
+
+    error: LlmrixError
+    never_sent: bool
+    retryable: bool = True
+
+
+Handler: TypeAlias = "Callable[[aiohttp.ClientResponse, _Attempt], Awaitable[R]]"
 
 
 class Transport:
-    """Shared HTTP machinery behind every resource of one client."""
+    """Shared HTTP machinery behind every resource of one client.
+
+    ``request`` and ``open_stream`` make a `_Call` (`_prepare`), which `_send`
+    attempts under the `RetryPolicy`. Each `_attempt` runs `_exchange` (a slot
+    and the request, returning the response whatever its status), then reads
+    an error answer or hands a successful one to its handler; a foreign
+    exception becomes an llmrix error through `describe`'s table.
+    """
 
     def __init__(
         self,
@@ -120,6 +176,7 @@ class Transport:
         """Spans and metrics (None when OpenTelemetry is off): see `llmrix._otel`."""
         self._root = "/".join((options.base_url.raw_path.rstrip("/"), *API_PREFIX))
         self._headers = options.base_headers()
+        self._redact = Redactor(options.secrets())
         self._client_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=options.connect_timeout
         )
@@ -180,40 +237,27 @@ class Transport:
         slots, so they work while every slot holds a stream. ``call`` holds
         the caller's per-call options.
         """
-        url = self.url(path)
-        timeout = self.options.timeout
-        extra_headers: Mapping[str, str] = {}
-        if call:
-            body, params, extra_headers, timeout = _apply(call, body, params, timeout)
-        data = None if body is None else _encoder.encode(body)
-        headers = {**self._headers, **_JSON_HEADERS} if data is not None else self._headers
-        if extra_headers:
-            headers = {**headers, **extra_headers}
-        what = f"{method} {url.path}"
-        limit = self.options.max_response_bytes
-
-        async def read_body(response: aiohttp.ClientResponse) -> bytes:
-            return await _read_limited(response, limit, what)
-
-        async def attempt(session: aiohttp.ClientSession) -> tuple[bytes, aiohttp.ClientResponse]:
-            return await self._exchange(
-                session,
-                method,
-                url,
-                data=data,
-                params=params,
-                headers=headers,
-                timeout=timeout,
-                use_slot=not control,
-                handle=read_body,
-            )
-
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
-        payload, _ = await self._with_retries(method, url, idempotent, attempt)
+        prepared = self._prepare(
+            method,
+            path,
+            body,
+            params,
+            call,
+            content_headers=_JSON_HEADERS,
+            idempotent=idempotent,
+            use_slot=not control,
+        )
+        limit = self.options.max_response_bytes
+
+        async def read_body(response: aiohttp.ClientResponse, attempt: _Attempt) -> bytes:
+            return await _read_limited(response, limit, prepared.what)
+
+        payload = await self._send(prepared, read_body)
         if cast_to is None:
             return None
-        return _decode(payload, cast_to, what)
+        return _decode(payload, cast_to, prepared.what)
 
     async def open_stream(
         self,
@@ -228,158 +272,171 @@ class Transport:
         Opening (waiting for a slot, connecting, up to the headers) is bounded
         by ``timeout``; each later wait for bytes by ``idle_timeout``.
         """
-        url = self.url(path)
-        timeout = self.options.timeout
-        params: Mapping[str, str] | None = None
-        headers = {**self._headers, **_STREAM_HEADERS}
-        if call:
-            body, params, extra_headers, timeout = _apply(call, body, params, timeout)
-            headers.update(extra_headers)
-        data = _encoder.encode(body)
-        what = f"POST {url.path}"
+        prepared = self._prepare(
+            "POST",
+            path,
+            body,
+            None,
+            call,
+            content_headers=_STREAM_HEADERS,
+            idempotent=False,
+            use_slot=True,
+        )
 
-        async def to_source(response: aiohttp.ClientResponse) -> EventSource:
+        async def to_source(response: aiohttp.ClientResponse, attempt: _Attempt) -> EventSource:
             if response.content_type != "text/event-stream":
-                text = await _read_text(response, MAX_ERROR_BODY)
+                text = self._redact.text(await _read_text(response, MAX_ERROR_BODY))
                 raise APIResponseValidationError(
-                    f"{what}: expected text/event-stream, got "
+                    f"{prepared.what}: expected text/event-stream, got "
                     f"{response.content_type!r}: {extract_message(text, response.status)}"
                 )
-            return EventSource(
+            source = EventSource(
                 response,
-                pool=self.pool,
+                pool=attempt.pool,
                 idle_timeout=idle_timeout,
                 max_frame_bytes=self.options.max_frame_bytes,
                 events=self.events.decoder,
             )
+            source.headers = self._redact.headers(response.headers)
+            attempt.hand_over()
+            return source
 
-        async def attempt(
-            session: aiohttp.ClientSession,
-        ) -> tuple[EventSource, aiohttp.ClientResponse]:
-            return await self._exchange(
-                session,
-                "POST",
-                url,
-                data=data,
-                params=params,
-                headers=headers,
-                timeout=timeout,
-                use_slot=True,
-                handle=to_source,
-                hand_over=True,
-            )
+        return await self._send(prepared, to_source)
 
-        source, _ = await self._with_retries("POST", url, False, attempt)
-        return source
-
-    async def _exchange(
+    def _prepare(
         self,
-        session: aiohttp.ClientSession,
         method: str,
-        url: URL,
-        *,
-        data: bytes | None,
+        path: tuple[str, ...],
+        body: Any,
         params: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-        timeout: float | None,
+        call: RequestOptions | None,
+        *,
+        content_headers: Mapping[str, str],
+        idempotent: bool,
         use_slot: bool,
-        handle: Callable[[aiohttp.ClientResponse], Awaitable[R]],
-        hand_over: bool = False,
-    ) -> tuple[R, aiohttp.ClientResponse]:
-        """One attempt: a slot, the request, and ``handle`` on a successful answer.
-
-        ``timeout`` bounds it all. An error status raises `_StatusFailure`; a
-        foreign exception is translated. The response (and slot) are released
-        afterwards, unless ``hand_over`` says ``handle``'s result now owns them.
-        """
+    ) -> _Call:
+        """The `_Call` for a request: URL, per-call options merged, body encoded, headers."""
+        url = self.url(path)
+        timeout = self.options.timeout
+        extra_headers: Mapping[str, str] = {}
+        if call:
+            body, params, extra_headers, timeout = _apply(call, body, params, timeout)
+        data = None if body is None else _encoder.encode(body)
+        headers = self._headers
+        if data is not None or extra_headers:
+            headers = {**headers, **(content_headers if data is not None else {}), **extra_headers}
         if self.telemetry is not None:
             headers = self.telemetry.inject(headers)
-        took_slot = False
-        response: aiohttp.ClientResponse | None = None
-        handled = False
-        phase = "pool"
-        try:
-            async with deadline(timeout):
-                if use_slot:
-                    await self.pool.take_slot()
-                    took_slot = True
-                phase = "send"
-                response = await session.request(
-                    method,
-                    url,
-                    data=data,
-                    params=params,
-                    headers=headers,
-                    timeout=self._client_timeout,
-                )
-                if response.status >= 400:
-                    raise await _status_failure(response)
-                phase = "read"
-                result = await handle(response)
-                handled = True
-            return result, response
-        except (_StatusFailure, APIResponseValidationError):
-            raise
-        except BaseException as exc:
-            translated = self._translate(exc, f"{method} {url.path}", phase, timeout)
-            if translated is exc:
-                raise
-            raise translated from exc
-        finally:
-            if not (handled and hand_over):
-                if took_slot:
-                    self.pool.give_slot()
-                if response is not None:
-                    if handled:
-                        response.release()
-                    else:
-                        response.close()
+        return _Call(
+            method,
+            url,
+            f"{method} {url.path}",
+            data,
+            params,
+            headers,
+            timeout,
+            idempotent,
+            use_slot,
+        )
 
-    async def _with_retries(
-        self,
-        method: str,
-        url: URL,
-        idempotent: bool,
-        attempt: Callable[[aiohttp.ClientSession], Awaitable[tuple[R, aiohttp.ClientResponse]]],
-    ) -> tuple[R, aiohttp.ClientResponse]:
-        """Run ``attempt`` until it succeeds or the `RetryPolicy` says stop; log the outcome."""
+    async def _send(self, call: _Call, handle: Handler[R]) -> R:
+        """Attempt ``call`` until one attempt succeeds or the `RetryPolicy` says stop."""
         policy = self.options.retry
-        what = f"{method} {url.path}"
         started = time.monotonic()
         tries = 0
         while True:
-            try:
-                result, response = await attempt(self.pool.session())
-            except _StatusFailure as failure:
-                status = failure.error.status_code
+            pool = self.pool.current()
+            outcome = await self._attempt(call, pool, handle)
+            if isinstance(outcome, _Answer):
+                self._report(call, outcome.status, outcome.headers, started, tries)
+                return outcome.value
+            if isinstance(outcome, _Refused):
+                error: LlmrixError = outcome.error
+                status = outcome.error.status_code
                 delay = policy.after_status(
-                    tries, status, failure.retry_after, idempotent=idempotent
+                    tries, status, outcome.retry_after, idempotent=call.idempotent
                 )
                 if delay is None:
-                    self._report(method, url, status, failure.error.headers, started, tries)
-                    raise failure.error from None
+                    self._report(call, status, outcome.error.headers, started, tries)
                 why = f"HTTP {status}"
-            except _NoAnswer as failure:
+            else:
+                error = outcome.error
                 delay = None
-                if failure.retryable:
+                if outcome.retryable:
                     delay = policy.after_failure(
-                        tries, idempotent=idempotent, never_sent=failure.never_sent
+                        tries, idempotent=call.idempotent, never_sent=outcome.never_sent
                     )
                 if delay is None:
-                    log.info("%s failed after %d retries: %s", what, tries, failure.error)
-                    raise failure.error from failure.__cause__
-                why = type(failure.error).__name__
-            else:
-                self._report(method, url, response.status, response.headers, started, tries)
-                return result, response
-            log.info("retrying %s in %.2fs after %s", what, delay, why)
-            await self.pool.sleep(delay)
+                    log.info("%s failed after %d retries: %s", call.what, tries, error)
+                why = type(error).__name__
+            if delay is None:
+                raise error
+            log.info("retrying %s in %.2fs after %s", call.what, delay, why)
+            await pool.sleep(delay)
             tries += 1
 
-    @staticmethod
+    async def _attempt(
+        self, call: _Call, pool: LoopPool, handle: Handler[R]
+    ) -> _Answer[R] | _Refused | _Lost:
+        """One attempt under the call's ``timeout``: `_exchange`, then the answer read.
+
+        The outcome is returned, never raised, so that the error raised from it
+        carries no foreign exception as its ``__context__``.
+        """
+        attempt = _Attempt(pool)
+        clean = False
+        try:
+            async with deadline(call.timeout):
+                response = await self._exchange(call, attempt)
+                if response.status >= 400:
+                    return await self._refused(response)
+                attempt.phase = "read"
+                value = await handle(response, attempt)
+            clean = True
+            return _Answer(value, response.status, response.headers)
+        except BaseException as exc:
+            lost = self._lost(exc, call, attempt)
+            if lost is None:
+                raise
+        finally:
+            attempt.release(clean)
+        return lost
+
+    async def _exchange(self, call: _Call, attempt: _Attempt) -> aiohttp.ClientResponse:
+        """A slot (unless a control call), then the request: the response, whatever its status."""
+        if call.use_slot:
+            await attempt.pool.take_slot()
+            attempt.slot = True
+        attempt.phase = "send"
+        attempt.response = await attempt.pool.session.request(
+            call.method,
+            call.url,
+            data=call.data,
+            params=call.params,
+            headers=call.headers,
+            timeout=self._client_timeout,
+        )
+        return attempt.response
+
+    async def _refused(self, response: aiohttp.ClientResponse) -> _Refused:
+        """Read an error answer (capped) and build the `APIError` it stands for."""
+        try:
+            text = await _read_text(response, MAX_ERROR_BODY)
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            text = ""
+        redact = self._redact
+        text = redact.text(text)
+        error = error_for_status(
+            response.status,
+            extract_message(text, response.status),
+            text,
+            headers=redact.headers(response.headers),
+        )
+        return _Refused(error, retry_after_seconds(response.headers.get("Retry-After")))
+
     def _report(
-        method: str,
-        url: URL,
+        self,
+        call: _Call,
         status: int,
         headers: Mapping[str, str],
         started: float,
@@ -387,67 +444,50 @@ class Transport:
     ) -> None:
         """Log a call's answer and hand it to `with_raw_response`."""
         elapsed = time.monotonic() - started
-        log.info(
-            "%s %s -> %d in %.3fs (%d retries)",
-            method,
-            url.with_user(None),
-            status,
-            elapsed,
-            retries,
-        )
-        record(ResponseFacts(method, str(url.with_user(None)), status, headers, elapsed, retries))
+        url = str(call.url.with_user(None))
+        log.info("%s %s -> %d in %.3fs (%d retries)", call.method, url, status, elapsed, retries)
+        headers = self._redact.headers(headers)
+        record(ResponseFacts(call.method, url, status, headers, elapsed, retries))
 
-    def _translate(
-        self, exc: BaseException, what: str, phase: str, timeout: float | None
-    ) -> BaseException:
-        """The llmrix form of an exception raised while an attempt ran."""
+    def _lost(self, exc: BaseException, call: _Call, attempt: _Attempt) -> _Lost | None:
+        """What an exception raised during an attempt means; None to let it through."""
+        what = call.what
         if isinstance(exc, LlmrixError):
-            return exc
-        if self.pool.closed:
+            return _Lost(exc, never_sent=False, retryable=False)
+        if self.pool.closed or attempt.pool.ended:
             caused_by_close = isinstance(exc, Exception) or (
                 isinstance(exc, asyncio.CancelledError) and not _cancel_requested()
             )
             if caused_by_close:
-                return ClientClosedError(f"{what}: the client was closed")
+                closed = ClientClosedError(f"{what}: the client was closed")
+                return _Lost(closed, never_sent=False, retryable=False)
         if isinstance(exc, asyncio.CancelledError):
-            return exc
-        if isinstance(exc, aiohttp.TooManyRedirects):
-            return _NoAnswer(
-                APIConnectionError(f"{what}: too many redirects (a redirect loop?)"),
-                never_sent=False,
-                retryable=False,
-            )
-        if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            seconds = self.options.connect_timeout
-            return _NoAnswer(
-                APITimeoutError(
-                    f"{what}: connecting timed out after {seconds} s (connect_timeout)"
-                ),
-                never_sent=True,
-            )
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            reason = exc if isinstance(exc, aiohttp.ClientSSLError) else _connect_failure(exc)
-            return _NoAnswer(APIConnectionError(f"{what} failed: {reason}"), never_sent=True)
-        if isinstance(exc, aiohttp.ClientError):
-            return _NoAnswer(APIConnectionError(f"{what} failed: {exc}"), never_sent=False)
+            return None
+        failure = describe(exc)
+        if failure is not None:
+            reason = f"{what} failed: {failure.reason}"
+            if failure.kind is APITimeoutError:
+                reason = f"{what}: {failure.reason}"
+                if failure.never_sent:
+                    reason += f" after {self.options.connect_timeout} s (connect_timeout)"
+            error = failure.kind(self._redact.text(reason))
+            return _Lost(error, failure.never_sent, failure.retryable)
         if isinstance(exc, asyncio.TimeoutError):
-            seconds = timeout
-            if phase == "pool":
-                return _NoAnswer(
+            if attempt.phase == "pool":
+                return _Lost(
                     APITimeoutError(
-                        f"{what}: no free connection within {seconds} s (timeout): all "
+                        f"{what}: no free connection within {call.timeout} s (timeout): all "
                         f"max_connections={self.pool.max_connections} were in use"
                     ),
                     never_sent=True,
                     retryable=False,
                 )
-            return _NoAnswer(
-                APITimeoutError(f"{what} timed out after {seconds} s (timeout)"),
-                never_sent=False,
-            )
+            timed_out = APITimeoutError(f"{what} timed out after {call.timeout} s (timeout)")
+            return _Lost(timed_out, never_sent=False)
         if isinstance(exc, RecursionError):
-            return APIResponseValidationError(f"{what}: the answer is nested too deeply")
-        return exc
+            nested = APIResponseValidationError(f"{what}: the answer is nested too deeply")
+            return _Lost(nested, never_sent=False, retryable=False)
+        return None
 
 
 def _apply(
@@ -476,23 +516,6 @@ def _cancel_requested() -> bool:
     if task is None or sys.version_info < (3, 11):
         return False
     return task.cancelling() > 0
-
-
-async def _status_failure(response: aiohttp.ClientResponse) -> _StatusFailure:
-    """Read an error answer (capped) and build the `APIError` it stands for."""
-    try:
-        text = await _read_text(response, MAX_ERROR_BODY)
-    except (aiohttp.ClientError, asyncio.TimeoutError):
-        text = ""
-    finally:
-        response.close()
-    error = error_for_status(
-        response.status,
-        extract_message(text, response.status),
-        text,
-        headers=response.headers,
-    )
-    return _StatusFailure(error, retry_after_seconds(response.headers.get("Retry-After")))
 
 
 async def _read_limited(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import ctypes
 import os
 import threading
 import weakref
@@ -189,6 +188,8 @@ _LOOPS: weakref.WeakSet[Loop] = weakref.WeakSet()
 
 def _keep_for_good(item: object) -> None:
     """Never free ``item``, even at interpreter teardown (a reference nobody drops)."""
+    import ctypes  # only ever needed in a forked child
+
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(item))
 
 
