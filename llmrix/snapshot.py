@@ -193,11 +193,12 @@ class SnapshotUpdater:
 
     def _add_text(self, text: str) -> None:
         snapshot = self.snapshot
-        snapshot._owner = threading.get_ident()
-        blocks, pieces = snapshot._text
+        if snapshot._owner is None:
+            snapshot._owner = threading.get_ident()
+        pieces = snapshot._text[1]
         pieces.append(text)
         if len(pieces) >= _BLOCK:
-            snapshot._text = ((*blocks, "".join(pieces)), [])
+            snapshot._text = ((*snapshot._text[0], "".join(pieces)), [])
 
     def answered(self) -> None:
         """The pending interrupt was decided: the run goes on."""
