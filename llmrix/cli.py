@@ -98,15 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--conversation", metavar="ID", help="an existing conversation (default: new)"
     )
-    chat.add_argument(
-        "--base-url",
-        default=os.environ.get("LLMRIX_BASE_URL"),
-        help="server URL (default: the LLMRIX_BASE_URL environment variable)",
-    )
-    chat.add_argument(
-        "--api-key",
-        default=os.environ.get("LLMRIX_API_KEY"),
-        help="bearer key (default: the LLMRIX_API_KEY environment variable)",
+    _add_server_options(
+        chat,
+        base_url_help="server URL (default: the LLMRIX_BASE_URL environment variable)",
+        api_key_help="bearer key (default: the LLMRIX_API_KEY environment variable)",
     )
     chat.add_argument("--model", help='model for every turn, e.g. "openai:gpt-4o"')
     chat.add_argument("--agent", metavar="AGENT_ID", help="agent to answer every turn")
@@ -117,19 +112,22 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("message", help="the message to send")
     record.add_argument("--out", required=True, metavar="FILE", help="cassette file to write")
     record.add_argument("--conversation", metavar="ID", help="an existing conversation")
-    record.add_argument(
-        "--base-url",
-        default=os.environ.get("LLMRIX_BASE_URL"),
-        help="server to record (default: the LLMRIX_BASE_URL environment variable)",
-    )
-    record.add_argument(
-        "--api-key",
-        default=os.environ.get("LLMRIX_API_KEY"),
-        help="bearer key, never written to the cassette (default: LLMRIX_API_KEY)",
+    _add_server_options(
+        record,
+        base_url_help="server to record (default: the LLMRIX_BASE_URL environment variable)",
+        api_key_help="bearer key, never written to the cassette (default: LLMRIX_API_KEY)",
     )
     record.add_argument("--model", help='model for the turn, e.g. "openai:gpt-4o"')
     record.add_argument("--agent", metavar="AGENT_ID", help="agent to answer the turn")
     return parser
+
+
+def _add_server_options(
+    parser: argparse.ArgumentParser, *, base_url_help: str, api_key_help: str
+) -> None:
+    """``--base-url`` and ``--api-key``, defaulting to the environment (chat, record)."""
+    parser.add_argument("--base-url", default=os.environ.get("LLMRIX_BASE_URL"), help=base_url_help)
+    parser.add_argument("--api-key", default=os.environ.get("LLMRIX_API_KEY"), help=api_key_help)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
