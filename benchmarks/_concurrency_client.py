@@ -7,13 +7,13 @@ STREAMS concurrent streams of FRAMES events each from the paced server
 gathered on one loop of that kind) or ``official`` (the official SDK's blocking
 ``stream()``, one thread per stream, one shared client).
 
-Measured: the process's CPU time and the wall clock between the moments the
-events counted across all streams pass 10% and 90% of the total (so connecting
-and closing are left out), the delay of every ``message_chunk`` in that window
-from the server's write (its timestamp) to the loop body, the resident memory before the streams
-open and the kernel's high-water mark after, and what is left afterwards: file
-descriptors once the client is closed, plus tasks still running and connections
-still acquired (ours) or threads still alive (official).
+Measured: the process's CPU time, the wall clock and its minor page faults between the
+moments the events counted across all streams pass 10% and 90% of the total (so
+connecting and closing are left out), the delay of every ``message_chunk`` in that
+window from the server's write (its timestamp) to the loop body, the resident memory
+before the streams open and the kernel's high-water mark after, and what is left
+afterwards: file descriptors once the client is closed, plus tasks still running and
+connections still acquired (ours) or threads still alive (official).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import asyncio
 import itertools
 import json
 import os
+import resource
 import sys
 import threading
 import time
@@ -47,7 +48,7 @@ class Meter:
     def __init__(self, total: int) -> None:
         self._counter = itertools.count(1)
         self.first, self.last = (max(1, int(total * edge)) for edge in WINDOW)
-        self.marks: dict[int, tuple[float, float]] = {}
+        self.marks: dict[int, tuple[float, float, int]] = {}
         self.delays_ns: list[int] = []
 
     def event(self, stamp: str | None) -> None:
@@ -57,14 +58,17 @@ class Meter:
         if stamp is not None and self.first <= seen < self.last:
             self.delays_ns.append(now - int(stamp))
         if seen == self.first or seen == self.last:
-            self.marks[seen] = (time.process_time(), time.perf_counter())
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            self.marks[seen] = (time.process_time(), time.perf_counter(), faults)
 
-    def window(self) -> tuple[int, float, float]:
-        """Events, CPU seconds and wall seconds inside the window (zeros if not reached)."""
+    def window(self) -> tuple[int, float, float, int]:
+        """Events, CPU seconds, wall seconds and minor page faults inside the window
+        (zeros if not reached)."""
         if len(self.marks) < 2:
-            return 0, 0.0, 0.0
-        (cpu0, wall0), (cpu1, wall1) = self.marks[self.first], self.marks[self.last]
-        return self.last - self.first, cpu1 - cpu0, wall1 - wall0
+            return 0, 0.0, 0.0, 0
+        (cpu0, wall0, faults0) = self.marks[self.first]
+        (cpu1, wall1, faults1) = self.marks[self.last]
+        return self.last - self.first, cpu1 - cpu0, wall1 - wall0, faults1 - faults0
 
 
 def _open_fds() -> int:
@@ -187,7 +191,7 @@ def measure(subject: str, base_url: str, streams: int, frames: int) -> dict[str,
     outcomes = run()
     out["fds_left"] = _open_fds() - fds_before
     good = sum(1 for outcome in outcomes if outcome == (frames, "run_end"))
-    events, cpu, wall = meter.window()
+    events, cpu, wall, faults = meter.window()
     out.update(
         events=sum(o[0] for o in outcomes if isinstance(o, tuple)),
         errors=streams - good,
@@ -195,6 +199,7 @@ def measure(subject: str, base_url: str, streams: int, frames: int) -> dict[str,
         window_events=events,
         window_cpu_s=cpu,
         window_wall_s=wall,
+        window_page_faults=faults,
         total_cpu_s=time.process_time() - started[0],
         total_wall_s=time.perf_counter() - started[1],
         delay_p50_us=_percentile(meter.delays_ns, 0.5),

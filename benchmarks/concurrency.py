@@ -13,7 +13,8 @@ frame). Subjects, each row a fresh client process (`benchmarks._concurrency_clie
   one thread per stream, one shared client.
 
 Per row: client CPU per event (process CPU time while the events counted over all
-streams go from 10% to 90% of the total: connecting and closing left out), peak
+streams go from 10% to 90% of the total: connecting and closing left out), minor
+page faults per event in the same window, peak
 memory per open stream (the kernel's high-water mark over the resident size
 before the streams opened, divided by N), the delay from the server's write to the
 loop body (p50, p99, of the chunks in the same window), streams that failed or
@@ -53,6 +54,7 @@ COLUMNS = [
     Column("cpu_us_per_event", "CPU us/event", ".1f"),
     Column("x_one_stream", "x 1 stream", ".2f"),
     Column("x_less_than_asyncio", "asyncio/this", ".2f"),
+    Column("faults_per_event", "faults/event", ".2f"),
     Column("kb_per_stream", "KB/stream", ".1f"),
     Column("delay_p50_us", "delay p50 us", ",.0f"),
     Column("delay_p99_us", "delay p99 us", ",.0f"),
@@ -112,6 +114,10 @@ def _metrics(runs: list[dict[str, Any]], streams: int) -> dict[str, float]:
         "streams": float(streams),
         "events": _median(runs, "events"),
         "cpu_us_per_event": statistics.median(per_event),
+        "faults_per_event": statistics.median(
+            run["window_page_faults"] / run["window_events"] if run["window_events"] else 0.0
+            for run in runs
+        ),
         "kb_per_stream": statistics.median(
             (run["hwm_kib"] - run["rss_before_kib"]) * 1.024 / streams for run in runs
         ),
@@ -195,7 +201,7 @@ def run(config: Config) -> SuiteResult:
     """Every subject at every N, once per round; see the module docstring."""
     counts = config.pick((1, 100, 1_000), (1, 10, 50))
     total = config.pick(12_000, 400)
-    rounds = config.repeats or config.pick(3, 1)
+    rounds = config.repeats or config.pick(5, 1)
     frames = {n: max(3, total // n) for n in counts}
     subjects = list(SUBJECTS)
     missing: dict[str, str] = {}

@@ -20,7 +20,17 @@ from .decoding import DEFAULT_DECODER, EventDecoder
 from .errors import APITimeoutError, ClientClosedError, LlmrixError, StreamError
 from .events import StreamEvent
 
-__all__ = ["EventSource"]
+__all__ = ["READ_SIZE", "EventSource"]
+
+READ_SIZE = 64 * 1024
+"""Most bytes one socket read of a stream asks for, on asyncio's own loop.
+
+Its selector transport asks ``recv`` for 256 KiB and shrinks the result to the
+bytes that came. On a live stream that is one small frame per read, and glibc
+then grows and trims the top of its heap on every read, about two page faults
+each, depending on the heap's history. A 64 KiB buffer fits inside the heap's
+spare top, so it costs none. Other loops (uvloop) keep their own sizes.
+"""
 
 
 class EventSource:
@@ -86,6 +96,7 @@ class EventSource:
         """The response headers."""
         self.saw_terminal = False
         """Whether a terminal event (``run_end``, ``error``, ``cancelled``) came."""
+        _limit_read_size(response)
         pool.register(self)
 
     async def next_batch(self) -> list[StreamEvent]:
@@ -235,3 +246,12 @@ class EventSource:
     def __del__(self) -> None:
         if self._response is not None:  # dropped unclosed: its loop closes it
             self._pool.finish_dropped(self._response)
+
+
+def _limit_read_size(response: aiohttp.ClientResponse) -> None:
+    """Ask at most `READ_SIZE` bytes per read where the transport reads with ``max_size``."""
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    current = getattr(transport, "max_size", None)
+    if isinstance(current, int) and current > READ_SIZE:
+        transport.max_size = READ_SIZE  # type: ignore[union-attr]
