@@ -4,8 +4,9 @@ Cases (chunkings of the same stream, as a client's read loop gets them):
 
 - ``256 KiB cut anywhere``: what aiohttp's ``readany()`` hands over at full speed
   (asyncio's read size); chunk boundaries fall anywhere, mid-line included.
-- ``64 KiB cut anywhere`` and ``4 KiB cut anywhere``: fixed-size cuts, also anywhere
-  (not frame-aligned).
+- ``64 KiB cut anywhere``: what a chat turn reads at full speed (it asks asyncio's
+  transport for at most 64 KiB); ``4 KiB cut anywhere``: smaller fixed-size cuts. Both
+  cut anywhere (not frame-aligned).
 - ``one frame per chunk``: a live, server-paced stream (the normal case for an agent).
 - ``random 1-8192 B``: seeded random chunk sizes.
 - ``irregular framing``: every legal SSE variant mixed (no-space fields, ids, multi-line
