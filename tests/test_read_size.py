@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections.abc import Callable
 
 import pytest
-from _support import ServeApp
+from _support import ServeApp, frame
 from aiohttp import web
 
 from llmrix import LlmrixClient, MessageChunkEvent, RunEndEvent
@@ -16,10 +15,6 @@ from llmrix._eventsource import READ_SIZE
 
 CHAT = "/api/open/v1/conversations/{id}/chat"
 BIG = "x" * (5 * READ_SIZE)
-
-
-def frame(obj: dict[str, str]) -> bytes:
-    return f"data: {json.dumps(obj)}\n\n".encode()
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
